@@ -1,0 +1,30 @@
+# ENGINE_CUDA=AUTO|ON|OFF decides ENGINE_WITH_CUDA: the CUDA language is enabled and the
+# engine_cuda target built when the toolkit (nvcc) and cuDNN are found.
+set(ENGINE_WITH_CUDA OFF)
+if(NOT ENGINE_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    find_package(CUDAToolkit QUIET)
+  endif()
+  if(CUDAToolkit_FOUND)
+    find_path(CUDNN_INCLUDE_DIR cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ENV CUDNN_INCLUDE_DIR)
+    find_library(CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} ENV CUDNN_LIBRARY_DIR)
+  endif()
+  if(CUDAToolkit_FOUND AND CUDNN_INCLUDE_DIR AND CUDNN_LIBRARY)
+    set(ENGINE_WITH_CUDA ON)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 90)  # H100/H200; more by -DCMAKE_CUDA_ARCHITECTURES="80;90"
+    endif()
+    enable_language(CUDA)
+  elseif(ENGINE_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "ENGINE_CUDA=ON but the CUDA toolkit (nvcc) or cuDNN was not found "
+                        "(toolkit: ${CUDAToolkit_FOUND}, cudnn.h: ${CUDNN_INCLUDE_DIR}, "
+                        "libcudnn: ${CUDNN_LIBRARY})")
+  else()
+    message(STATUS "engine: CUDA toolkit or cuDNN not found; building the CPU backend only")
+  endif()
+endif()

@@ -1,0 +1,42 @@
+// What every op needs before it computes: argument checks with messages that name the op, the
+// argument and the shapes; dtype and device dispatch; Layout construction.
+#pragma once
+
+#include <initializer_list>
+
+#include "engine/autograd.h"
+#include "engine/kernels/layout.h"
+#include "engine/tensor.h"
+
+namespace engine::ops {
+
+inline Layout layout_of(const Tensor& t) { return make_layout(t.shape(), t.strides()); }
+// Layout of `t` broadcast (strides 0) to `shape`.
+Layout broadcast_layout(const Tensor& t, const Shape& shape);
+
+void check_defined(const char* op, const char* arg, const Tensor& t);
+// f32 or f64 (CPU compute types); names op, argument and the dtype found.
+void check_floating(const char* op, const char* arg, const Tensor& t);
+void check_dtype(const char* op, const char* arg, const Tensor& t,
+                 std::initializer_list<DType> allowed);
+void check_dim(const char* op, const char* arg, const Tensor& t, int ndim);
+void check_same_dtype(const char* op, const char* arg_a, const Tensor& a, const char* arg_b,
+                      const Tensor& b);
+void check_same_device(const char* op, const char* arg_a, const Tensor& a, const char* arg_b,
+                       const Tensor& b);
+void check_same_shape(const char* op, const char* arg_a, const Tensor& a, const char* arg_b,
+                      const Tensor& b);
+// Raised for a tensor on a device whose kernel for `op` is not part of this build.
+[[noreturn]] void no_kernel(const char* op, const Tensor& t);
+
+// Runs f(T{}) with T = float or double for a CPU floating tensor; errors otherwise (CUDA
+// tensors: the CUDA kernels are dispatched by the caller before this).
+template <typename F>
+decltype(auto) dispatch_cpu_float(const char* op, const Tensor& t, F&& f) {
+  if (!t.device().is_cpu()) no_kernel(op, t);
+  if (t.dtype() == DType::f64) return f(double{});
+  check_floating(op, "input", t);
+  return f(float{});
+}
+
+}  // namespace engine::ops
