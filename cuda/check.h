@@ -6,11 +6,11 @@
 
 #include "engine/error.h"
 
-#define CUDA_CHECK(call)                                                                    \
-  do {                                                                                      \
-    cudaError_t err_ = (call);                                                              \
-    if (err_ != cudaSuccess) [[unlikely]] {                                                 \
-      ENGINE_THROW("CUDA error in {}: {} ({})", #call, cudaGetErrorString(err_),            \
-                   cudaGetErrorName(err_));                                                 \
-    }                                                                                       \
+#define CUDA_CHECK(call)                                                         \
+  do {                                                                           \
+    cudaError_t err_ = (call);                                                   \
+    if (err_ != cudaSuccess) [[unlikely]] {                                      \
+      ENGINE_THROW("CUDA error in {}: {} ({})", #call, cudaGetErrorString(err_), \
+                   cudaGetErrorName(err_));                                      \
+    }                                                                            \
   } while (0)

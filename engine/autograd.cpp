@@ -49,9 +49,15 @@ Edge edge_of(const Tensor& t) {
 }
 }  // namespace
 
-bool grad_mode_enabled() { return t_grad_enabled; }
-NoGradGuard::NoGradGuard() : prev_(t_grad_enabled) { t_grad_enabled = false; }
-NoGradGuard::~NoGradGuard() { t_grad_enabled = prev_; }
+bool grad_mode_enabled() {
+  return t_grad_enabled;
+}
+NoGradGuard::NoGradGuard() : prev_(t_grad_enabled) {
+  t_grad_enabled = false;
+}
+NoGradGuard::~NoGradGuard() {
+  t_grad_enabled = prev_;
+}
 
 std::vector<Tensor> FunctionNode::apply(const std::vector<Tensor>& grad_outputs) {
   ENGINE_CHECK(!released_,
@@ -88,9 +94,9 @@ void record(const char* name, const std::vector<Tensor>& inputs, std::vector<Ten
   edges.reserve(inputs.size());
   for (const Tensor& t : inputs) edges.push_back(edge_of(t));
   for (Tensor* out : outputs)
-    node->outputs_info().push_back(out->defined() ? Node::OutputInfo{out->shape(), out->dtype(),
-                                                                     out->device()}
-                                                  : Node::OutputInfo{});
+    node->outputs_info().push_back(out->defined()
+                                       ? Node::OutputInfo{out->shape(), out->dtype(), out->device()}
+                                       : Node::OutputInfo{});
   for (size_t i = 0; i < outputs.size(); ++i) {
     Tensor& out = *outputs[i];
     if (!out.defined() || !is_floating(out.dtype())) continue;  // indices: not differentiable

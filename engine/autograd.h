@@ -85,8 +85,8 @@ class FunctionNode final : public Node {
 // Per-tensor autograd state.
 struct Meta {
   bool requires_grad = false;
-  std::shared_ptr<Node> grad_fn;   // null for leaves
-  int output_nr = 0;               // which output of grad_fn this tensor is
+  std::shared_ptr<Node> grad_fn;     // null for leaves
+  int output_nr = 0;                 // which output of grad_fn this tensor is
   std::shared_ptr<TensorImpl> grad;  // leaves: accumulated gradient
   std::weak_ptr<Node> accumulator;   // leaves: cached accumulator node
 };
@@ -102,7 +102,9 @@ void record(const char* name, const std::vector<Tensor>& inputs, std::vector<Ten
             BackwardFn fn);
 
 // What a backward closure may keep of a tensor: its data, cut from the graph.
-inline Tensor save(const Tensor& t) { return t.defined() ? t.detach() : Tensor(); }
+inline Tensor save(const Tensor& t) {
+  return t.defined() ? t.detach() : Tensor();
+}
 
 // Runs backward from `roots` seeded with `grads` (same shapes). Used by Tensor::backward.
 void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,

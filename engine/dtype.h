@@ -61,7 +61,8 @@ ENGINE_HD float bf16_to_float(BF16 v) {
 // Round to nearest even; NaN stays NaN.
 ENGINE_HD BF16 float_to_bf16(float f) {
   uint32_t u = float_bits(f);
-  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu)) return BF16{uint16_t((u >> 16) | 0x40)};
+  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu))
+    return BF16{uint16_t((u >> 16) | 0x40)};
   uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);
   return BF16{uint16_t((u + rounding) >> 16)};
 }
@@ -97,7 +98,7 @@ ENGINE_HD F16 float_to_f16(float f) {
   uint32_t abs = u & 0x7fffffffu;
   if (abs >= 0x7f800000u) return F16{uint16_t(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0))};
   if (abs >= 0x477ff000u) return F16{uint16_t(sign | 0x7c00u)};  // rounds past 65504
-  if (abs < 0x38800000u) {                                          // below 2^-14: subnormal or 0
+  if (abs < 0x38800000u) {                                       // below 2^-14: subnormal or 0
     if (abs < 0x33000000u) return F16{uint16_t(sign)};
     uint32_t e = abs >> 23;
     uint32_t man = (abs & 0x7fffffu) | 0x800000u;
@@ -115,14 +116,38 @@ ENGINE_HD F16 float_to_f16(float f) {
 // Maps a C++ element type to its DType.
 template <typename T>
 struct DTypeOf;
-template <> struct DTypeOf<float> { static constexpr DType value = DType::f32; };
-template <> struct DTypeOf<double> { static constexpr DType value = DType::f64; };
-template <> struct DTypeOf<BF16> { static constexpr DType value = DType::bf16; };
-template <> struct DTypeOf<F16> { static constexpr DType value = DType::f16; };
-template <> struct DTypeOf<int32_t> { static constexpr DType value = DType::i32; };
-template <> struct DTypeOf<int64_t> { static constexpr DType value = DType::i64; };
-template <> struct DTypeOf<uint8_t> { static constexpr DType value = DType::u8; };
-template <> struct DTypeOf<bool> { static constexpr DType value = DType::boolean; };
+template <>
+struct DTypeOf<float> {
+  static constexpr DType value = DType::f32;
+};
+template <>
+struct DTypeOf<double> {
+  static constexpr DType value = DType::f64;
+};
+template <>
+struct DTypeOf<BF16> {
+  static constexpr DType value = DType::bf16;
+};
+template <>
+struct DTypeOf<F16> {
+  static constexpr DType value = DType::f16;
+};
+template <>
+struct DTypeOf<int32_t> {
+  static constexpr DType value = DType::i32;
+};
+template <>
+struct DTypeOf<int64_t> {
+  static constexpr DType value = DType::i64;
+};
+template <>
+struct DTypeOf<uint8_t> {
+  static constexpr DType value = DType::u8;
+};
+template <>
+struct DTypeOf<bool> {
+  static constexpr DType value = DType::boolean;
+};
 
 }  // namespace engine
 
@@ -132,14 +157,22 @@ namespace engine {
 template <typename F>
 decltype(auto) dispatch_dtype(DType t, F&& f) {
   switch (t) {
-    case DType::f32: return f(float{});
-    case DType::f64: return f(double{});
-    case DType::bf16: return f(BF16{});
-    case DType::f16: return f(F16{});
-    case DType::i32: return f(int32_t{});
-    case DType::i64: return f(int64_t{});
-    case DType::u8: return f(uint8_t{});
-    case DType::boolean: return f(bool{});
+    case DType::f32:
+      return f(float{});
+    case DType::f64:
+      return f(double{});
+    case DType::bf16:
+      return f(BF16{});
+    case DType::f16:
+      return f(F16{});
+    case DType::i32:
+      return f(int32_t{});
+    case DType::i64:
+      return f(int64_t{});
+    case DType::u8:
+      return f(uint8_t{});
+    case DType::boolean:
+      return f(bool{});
   }
   return f(float{});
 }

@@ -1,5 +1,5 @@
-// engine::Error and ENGINE_CHECK: the one error mechanism of the project (DESIGN.md "Errors and logs").
-// Header-only so that cuda/ can use it without linking the engine library.
+// engine::Error and ENGINE_CHECK: the one error mechanism of the project (DESIGN.md "Errors and
+// logs"). Header-only so that cuda/ can use it without linking the engine library.
 #pragma once
 
 #include <fmt/format.h>

@@ -13,17 +13,26 @@ std::atomic<Level> g_level{Level::info};
 
 const char* tag(Level l) {
   switch (l) {
-    case Level::debug: return "D";
-    case Level::info: return "I";
-    case Level::warn: return "W";
-    case Level::error: return "E";
-    default: return "?";
+    case Level::debug:
+      return "D";
+    case Level::info:
+      return "I";
+    case Level::warn:
+      return "W";
+    case Level::error:
+      return "E";
+    default:
+      return "?";
   }
 }
 }  // namespace
 
-void set_level(Level level) { g_level.store(level); }
-Level level() { return g_level.load(std::memory_order_relaxed); }
+void set_level(Level level) {
+  g_level.store(level);
+}
+Level level() {
+  return g_level.load(std::memory_order_relaxed);
+}
 
 Level parse_level(std::string_view name) {
   if (name == "debug") return Level::debug;

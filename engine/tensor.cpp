@@ -18,7 +18,8 @@ namespace {
 
 // Strides for viewing a tensor of (shape, strides) as new_shape without copying, or empty when
 // impossible (the classic "split/merge dims that are contiguous with each other" rule).
-std::optional<Shape> view_strides(const Shape& shape, const Shape& strides, const Shape& new_shape) {
+std::optional<Shape> view_strides(const Shape& shape, const Shape& strides,
+                                  const Shape& new_shape) {
   if (engine::numel(shape) == 0 || shape.empty()) return contiguous_strides(new_shape);
   Shape out(new_shape.size());
   int64_t view_d = int64_t(new_shape.size()) - 1;
@@ -109,8 +110,12 @@ Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape) {
   return t;
 }
 
-int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "size")]; }
-int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
+int64_t Tensor::size(int64_t d) const {
+  return shape()[wrap_dim(d, dim(), "size")];
+}
+int64_t Tensor::stride(int64_t d) const {
+  return strides()[wrap_dim(d, dim(), "stride")];
+}
 
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
@@ -151,8 +156,9 @@ std::vector<T> Tensor::to_vector() const {
 Tensor Tensor::view(const Shape& new_shape) const {
   Shape s = infer_shape(new_shape, numel(), "view");
   auto st = view_strides(shape(), strides(), s);
-  ENGINE_CHECK(st.has_value(), "view: tensor {} with strides {} cannot be viewed as {}; use reshape",
-               desc(), shape_str(strides()), shape_str(s));
+  ENGINE_CHECK(st.has_value(),
+               "view: tensor {} with strides {} cannot be viewed as {}; use reshape", desc(),
+               shape_str(strides()), shape_str(s));
   Tensor out = make_view(*this, s, *st, offset());
   Shape in_shape = shape();
   autograd::record("view", {*this}, {&out}, [in_shape](const std::vector<Tensor>& g) {
@@ -411,7 +417,9 @@ Tensor& Tensor::copy_(const Tensor& src_in) {
 
 // ---------------------------------------------------------------- autograd accessors
 
-bool Tensor::requires_grad() const { return impl().autograd && impl().autograd->requires_grad; }
+bool Tensor::requires_grad() const {
+  return impl().autograd && impl().autograd->requires_grad;
+}
 
 Tensor& Tensor::set_requires_grad(bool value) {
   auto& m = impl().autograd;
@@ -424,16 +432,22 @@ Tensor& Tensor::set_requires_grad(bool value) {
   return *this;
 }
 
-Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), offset()); }
+Tensor Tensor::detach() const {
+  return make_view(*this, shape(), strides(), offset());
+}
 
-bool Tensor::is_leaf() const { return !impl().autograd || !impl().autograd->grad_fn; }
+bool Tensor::is_leaf() const {
+  return !impl().autograd || !impl().autograd->grad_fn;
+}
 
 const std::shared_ptr<autograd::Node>& Tensor::grad_fn() const {
   static const std::shared_ptr<autograd::Node> none;
   return impl().autograd ? impl().autograd->grad_fn : none;
 }
 
-int Tensor::output_nr() const { return impl().autograd ? impl().autograd->output_nr : 0; }
+int Tensor::output_nr() const {
+  return impl().autograd ? impl().autograd->output_nr : 0;
+}
 
 Tensor Tensor::grad() const {
   if (!impl().autograd || !impl().autograd->grad) return Tensor();
@@ -493,7 +507,8 @@ std::string Tensor::str(int64_t max_per_dim) const {
         continue;
       }
       rec(d + 1, base + i * st[size_t(d)], indent + 1);
-      if (i + 1 < n) out += d + 1 == int(shp.size()) ? ", " : ",\n" + std::string(size_t(indent + 1), ' ');
+      if (i + 1 < n)
+        out += d + 1 == int(shp.size()) ? ", " : ",\n" + std::string(size_t(indent + 1), ' ');
     }
     out += "]";
   };
@@ -501,7 +516,7 @@ std::string Tensor::str(int64_t max_per_dim) const {
   return out;
 }
 
-#define ENGINE_INSTANTIATE(T)                                                       \
+#define ENGINE_INSTANTIATE(T)                                                  \
   template Tensor Tensor::from_vector<T>(const std::vector<T>&, const Shape&); \
   template std::vector<T> Tensor::to_vector<T>() const;
 ENGINE_INSTANTIATE(float)

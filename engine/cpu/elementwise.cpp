@@ -2,6 +2,8 @@
 // layouts walk rows of the innermost dimension.
 #include "engine/kernels/elementwise.h"
 
+#include <tuple>
+
 namespace engine::cpu {
 
 namespace {
@@ -38,6 +40,21 @@ void for_each_offset(const Layout& l, int64_t n, F&& f) {
   }
 }
 }  // namespace
+
+// Calls f(out_index, offsets...) over rows of the innermost dim: one offset_of per row and
+// operand, then strided steps (the per-element index arithmetic would dominate otherwise).
+template <typename F, typename... L>
+void for_each_row(int64_t n, F&& f, const L&... ls) {
+  const Layout& first = std::get<0>(std::tie(ls...));
+  int last = first.ndim - 1;
+  int64_t inner = last >= 0 ? first.shape[last] : 1;
+  int64_t rows = inner == 0 ? 0 : n / inner;
+#pragma omp parallel for if (n > kParallelMin) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t i0 = r * inner;
+    f(i0, inner, ls.offset_of(i0)..., (last >= 0 ? ls.strides[last] : 0)...);
+  }
+}
 
 template <typename T>
 void unary(UnaryOp op, const T* x, const Layout& lx, T* out, int64_t n) {
@@ -97,16 +114,21 @@ void clamp(const T* x, const Layout& lx, T lo, T hi, T* out, int64_t n) {
 template <typename T>
 void where(const uint8_t* cond, const Layout& lc, const T* a, const Layout& la, const T* b,
            const Layout& lb, T* out, int64_t n) {
-#pragma omp parallel for if (n > kParallelMin) schedule(static)
-  for (int64_t i = 0; i < n; ++i)
-    out[i] = cond[lc.offset_of(i)] ? a[la.offset_of(i)] : b[lb.offset_of(i)];
+  for_each_row(
+      n,
+      [&](int64_t i0, int64_t inner, int64_t oc, int64_t oa, int64_t ob, int64_t sc, int64_t sa,
+          int64_t sb) {
+        for (int64_t j = 0; j < inner; ++j)
+          out[i0 + j] = cond[oc + j * sc] ? a[oa + j * sa] : b[ob + j * sb];
+      },
+      lc, la, lb);
 }
 
-#define ENGINE_INSTANTIATE(T)                                                               \
-  template void unary<T>(UnaryOp, const T*, const Layout&, T*, int64_t);                    \
-  template void binary<T>(BinaryOp, const T*, const Layout&, const T*, const Layout&, T*,   \
-                          int64_t);                                                         \
-  template void clamp<T>(const T*, const Layout&, T, T, T*, int64_t);                       \
+#define ENGINE_INSTANTIATE(T)                                                              \
+  template void unary<T>(UnaryOp, const T*, const Layout&, T*, int64_t);                   \
+  template void binary<T>(BinaryOp, const T*, const Layout&, const T*, const Layout&, T*,  \
+                          int64_t);                                                        \
+  template void clamp<T>(const T*, const Layout&, T, T, T*, int64_t);                      \
   template void where<T>(const uint8_t*, const Layout&, const T*, const Layout&, const T*, \
                          const Layout&, T*, int64_t);
 ENGINE_INSTANTIATE(float)
@@ -119,13 +141,24 @@ namespace engine::cpu {
 template <typename T>
 void compare(CompareOp op, const T* a, const Layout& la, const T* b, const Layout& lb, bool* out,
              int64_t n) {
-#pragma omp parallel for if (n > kParallelMin) schedule(static)
-  for (int64_t i = 0; i < n; ++i) out[i] = apply_compare(op, a[la.offset_of(i)], b[lb.offset_of(i)]);
+  for_each_row(
+      n,
+      [&](int64_t i0, int64_t inner, int64_t oa, int64_t ob, int64_t sa, int64_t sb) {
+        for (int64_t j = 0; j < inner; ++j)
+          out[i0 + j] = apply_compare(op, a[oa + j * sa], b[ob + j * sb]);
+      },
+      la, lb);
 }
-template void compare<float>(CompareOp, const float*, const Layout&, const float*, const Layout&, bool*, int64_t);
-template void compare<double>(CompareOp, const double*, const Layout&, const double*, const Layout&, bool*, int64_t);
-template void compare<int32_t>(CompareOp, const int32_t*, const Layout&, const int32_t*, const Layout&, bool*, int64_t);
-template void compare<int64_t>(CompareOp, const int64_t*, const Layout&, const int64_t*, const Layout&, bool*, int64_t);
-template void compare<uint8_t>(CompareOp, const uint8_t*, const Layout&, const uint8_t*, const Layout&, bool*, int64_t);
-template void compare<bool>(CompareOp, const bool*, const Layout&, const bool*, const Layout&, bool*, int64_t);
+template void compare<float>(CompareOp, const float*, const Layout&, const float*, const Layout&,
+                             bool*, int64_t);
+template void compare<double>(CompareOp, const double*, const Layout&, const double*, const Layout&,
+                              bool*, int64_t);
+template void compare<int32_t>(CompareOp, const int32_t*, const Layout&, const int32_t*,
+                               const Layout&, bool*, int64_t);
+template void compare<int64_t>(CompareOp, const int64_t*, const Layout&, const int64_t*,
+                               const Layout&, bool*, int64_t);
+template void compare<uint8_t>(CompareOp, const uint8_t*, const Layout&, const uint8_t*,
+                               const Layout&, bool*, int64_t);
+template void compare<bool>(CompareOp, const bool*, const Layout&, const bool*, const Layout&,
+                            bool*, int64_t);
 }  // namespace engine::cpu

@@ -21,22 +21,31 @@ Layout make_layout(const Shape& shape, const Shape& strides) {
 namespace {
 template <typename T>
 double to_double(T v) {
-  if constexpr (std::is_same_v<T, BF16>) return bf16_to_float(v);
-  else if constexpr (std::is_same_v<T, F16>) return f16_to_float(v);
-  else return double(v);
+  if constexpr (std::is_same_v<T, BF16>)
+    return bf16_to_float(v);
+  else if constexpr (std::is_same_v<T, F16>)
+    return f16_to_float(v);
+  else
+    return double(v);
 }
 template <typename T>
 T from_double(double v) {
-  if constexpr (std::is_same_v<T, BF16>) return float_to_bf16(float(v));
-  else if constexpr (std::is_same_v<T, F16>) return float_to_f16(float(v));
-  else if constexpr (std::is_same_v<T, bool>) return v != 0.0;
-  else return T(v);
+  if constexpr (std::is_same_v<T, BF16>)
+    return float_to_bf16(float(v));
+  else if constexpr (std::is_same_v<T, F16>)
+    return float_to_f16(float(v));
+  else if constexpr (std::is_same_v<T, bool>)
+    return v != 0.0;
+  else
+    return T(v);
 }
 // Direct conversion for the common same-type and float cases, through double otherwise.
 template <typename S, typename D>
 D convert(S v) {
-  if constexpr (std::is_same_v<S, D>) return v;
-  else return from_double<D>(to_double(v));
+  if constexpr (std::is_same_v<S, D>)
+    return v;
+  else
+    return from_double<D>(to_double(v));
 }
 }  // namespace
 
@@ -49,7 +58,9 @@ void* alloc(size_t nbytes) {
   return p;
 }
 
-void free(void* p) { std::free(p); }
+void free(void* p) {
+  std::free(p);
+}
 
 void strided_copy(const void* src, DType src_dtype, const Layout& l, void* dst, DType dst_dtype) {
   int64_t n = 1;

@@ -17,15 +17,24 @@ enum class BinaryOp : uint8_t { add, sub, mul, div, pow, maximum, minimum };
 template <typename T>
 ENGINE_HD T apply_unary(UnaryOp op, T x) {
   switch (op) {
-    case UnaryOp::neg: return -x;
-    case UnaryOp::exp: return std::exp(x);
-    case UnaryOp::log: return std::log(x);
-    case UnaryOp::sqrt: return std::sqrt(x);
-    case UnaryOp::rsqrt: return T(1) / std::sqrt(x);
-    case UnaryOp::abs: return std::abs(x);
-    case UnaryOp::relu: return x > T(0) ? x : T(0);
-    case UnaryOp::sigmoid: return T(1) / (T(1) + std::exp(-x));
-    case UnaryOp::tanh: return std::tanh(x);
+    case UnaryOp::neg:
+      return -x;
+    case UnaryOp::exp:
+      return std::exp(x);
+    case UnaryOp::log:
+      return std::log(x);
+    case UnaryOp::sqrt:
+      return std::sqrt(x);
+    case UnaryOp::rsqrt:
+      return T(1) / std::sqrt(x);
+    case UnaryOp::abs:
+      return std::abs(x);
+    case UnaryOp::relu:
+      return x > T(0) ? x : T(0);
+    case UnaryOp::sigmoid:
+      return T(1) / (T(1) + std::exp(-x));
+    case UnaryOp::tanh:
+      return std::tanh(x);
   }
   return x;
 }
@@ -33,13 +42,20 @@ ENGINE_HD T apply_unary(UnaryOp op, T x) {
 template <typename T>
 ENGINE_HD T apply_binary(BinaryOp op, T a, T b) {
   switch (op) {
-    case BinaryOp::add: return a + b;
-    case BinaryOp::sub: return a - b;
-    case BinaryOp::mul: return a * b;
-    case BinaryOp::div: return a / b;
-    case BinaryOp::pow: return std::pow(a, b);
-    case BinaryOp::maximum: return a > b ? a : b;
-    case BinaryOp::minimum: return a < b ? a : b;
+    case BinaryOp::add:
+      return a + b;
+    case BinaryOp::sub:
+      return a - b;
+    case BinaryOp::mul:
+      return a * b;
+    case BinaryOp::div:
+      return a / b;
+    case BinaryOp::pow:
+      return std::pow(a, b);
+    case BinaryOp::maximum:
+      return a > b ? a : b;
+    case BinaryOp::minimum:
+      return a < b ? a : b;
   }
   return a;
 }
@@ -80,13 +96,20 @@ enum class CompareOp : uint8_t { eq, ne, lt, le, gt, ge, logical_and };
 template <typename T>
 ENGINE_HD bool apply_compare(CompareOp op, T a, T b) {
   switch (op) {
-    case CompareOp::eq: return a == b;
-    case CompareOp::ne: return a != b;
-    case CompareOp::lt: return a < b;
-    case CompareOp::le: return a <= b;
-    case CompareOp::gt: return a > b;
-    case CompareOp::ge: return a >= b;
-    case CompareOp::logical_and: return a != T(0) && b != T(0);
+    case CompareOp::eq:
+      return a == b;
+    case CompareOp::ne:
+      return a != b;
+    case CompareOp::lt:
+      return a < b;
+    case CompareOp::le:
+      return a <= b;
+    case CompareOp::gt:
+      return a > b;
+    case CompareOp::ge:
+      return a >= b;
+    case CompareOp::logical_and:
+      return a != T(0) && b != T(0);
   }
   return false;
 }

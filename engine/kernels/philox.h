@@ -37,7 +37,9 @@ ENGINE_HD Philox4 philox4x32_10(uint64_t seed, uint64_t counter) {
 }
 
 // Uniform in (0, 1]: never 0, so log() is safe.
-ENGINE_HD float uint_to_unit(uint32_t x) { return (float(x >> 8) + 1.0f) * (1.0f / 16777216.0f); }
+ENGINE_HD float uint_to_unit(uint32_t x) {
+  return (float(x >> 8) + 1.0f) * (1.0f / 16777216.0f);
+}
 
 ENGINE_HD float philox_uniform(uint64_t seed, uint64_t base, int64_t i) {
   Philox4 r = philox4x32_10(seed, base + uint64_t(i) / 4);

@@ -10,7 +10,9 @@
 
 namespace engine::ops {
 
-inline Layout layout_of(const Tensor& t) { return make_layout(t.shape(), t.strides()); }
+inline Layout layout_of(const Tensor& t) {
+  return make_layout(t.shape(), t.strides());
+}
 // Layout of `t` broadcast (strides 0) to `shape`.
 Layout broadcast_layout(const Tensor& t, const Shape& shape);
 

@@ -14,28 +14,44 @@ namespace {
 
 const char* binary_name(BinaryOp op) {
   switch (op) {
-    case BinaryOp::add: return "add";
-    case BinaryOp::sub: return "sub";
-    case BinaryOp::mul: return "mul";
-    case BinaryOp::div: return "div";
-    case BinaryOp::pow: return "pow";
-    case BinaryOp::maximum: return "maximum";
-    case BinaryOp::minimum: return "minimum";
+    case BinaryOp::add:
+      return "add";
+    case BinaryOp::sub:
+      return "sub";
+    case BinaryOp::mul:
+      return "mul";
+    case BinaryOp::div:
+      return "div";
+    case BinaryOp::pow:
+      return "pow";
+    case BinaryOp::maximum:
+      return "maximum";
+    case BinaryOp::minimum:
+      return "minimum";
   }
   return "binary";
 }
 
 const char* unary_name(UnaryOp op) {
   switch (op) {
-    case UnaryOp::neg: return "neg";
-    case UnaryOp::exp: return "exp";
-    case UnaryOp::log: return "log";
-    case UnaryOp::sqrt: return "sqrt";
-    case UnaryOp::rsqrt: return "rsqrt";
-    case UnaryOp::abs: return "abs";
-    case UnaryOp::relu: return "relu";
-    case UnaryOp::sigmoid: return "sigmoid";
-    case UnaryOp::tanh: return "tanh";
+    case UnaryOp::neg:
+      return "neg";
+    case UnaryOp::exp:
+      return "exp";
+    case UnaryOp::log:
+      return "log";
+    case UnaryOp::sqrt:
+      return "sqrt";
+    case UnaryOp::rsqrt:
+      return "rsqrt";
+    case UnaryOp::abs:
+      return "abs";
+    case UnaryOp::relu:
+      return "relu";
+    case UnaryOp::sigmoid:
+      return "sigmoid";
+    case UnaryOp::tanh:
+      return "tanh";
   }
   return "unary";
 }
@@ -172,15 +188,31 @@ Tensor extremum(BinaryOp op, const Tensor& a, const Tensor& b) {
 }
 }  // namespace
 
-Tensor maximum(const Tensor& a, const Tensor& b) { return extremum(BinaryOp::maximum, a, b); }
-Tensor minimum(const Tensor& a, const Tensor& b) { return extremum(BinaryOp::minimum, a, b); }
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  return extremum(BinaryOp::maximum, a, b);
+}
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  return extremum(BinaryOp::minimum, a, b);
+}
 
-Tensor add(const Tensor& a, double b) { return add(a, scalar_like(b, a)); }
-Tensor sub(const Tensor& a, double b) { return sub(a, scalar_like(b, a)); }
-Tensor sub(double a, const Tensor& b) { return sub(scalar_like(a, b), b); }
-Tensor mul(const Tensor& a, double b) { return mul(a, scalar_like(b, a)); }
-Tensor div(const Tensor& a, double b) { return div(a, scalar_like(b, a)); }
-Tensor div(double a, const Tensor& b) { return div(scalar_like(a, b), b); }
+Tensor add(const Tensor& a, double b) {
+  return add(a, scalar_like(b, a));
+}
+Tensor sub(const Tensor& a, double b) {
+  return sub(a, scalar_like(b, a));
+}
+Tensor sub(double a, const Tensor& b) {
+  return sub(scalar_like(a, b), b);
+}
+Tensor mul(const Tensor& a, double b) {
+  return mul(a, scalar_like(b, a));
+}
+Tensor div(const Tensor& a, double b) {
+  return div(a, scalar_like(b, a));
+}
+Tensor div(double a, const Tensor& b) {
+  return div(scalar_like(a, b), b);
+}
 
 Tensor pow(const Tensor& a, double exponent) {
   Tensor out = binary_forward(BinaryOp::pow, a, scalar_like(exponent, a));
@@ -221,9 +253,8 @@ Tensor sqrt(const Tensor& x) {
 Tensor rsqrt(const Tensor& x) {
   Tensor out = unary_forward(UnaryOp::rsqrt, x);
   Tensor so = autograd::save(out);
-  autograd::record("rsqrt", {x}, {&out}, [=](const G& g) {
-    return G{mul(g[0], mul(pow(so, 3.0), -0.5))};
-  });
+  autograd::record("rsqrt", {x}, {&out},
+                   [=](const G& g) { return G{mul(g[0], mul(pow(so, 3.0), -0.5))}; });
   return out;
 }
 
@@ -241,27 +272,24 @@ Tensor abs(const Tensor& x) {
 Tensor relu(const Tensor& x) {
   Tensor out = unary_forward(UnaryOp::relu, x);
   Tensor so = autograd::save(out);
-  autograd::record("relu", {x}, {&out}, [=](const G& g) {
-    return G{where(gt(so, 0.0), g[0], scalar_like(0.0, g[0]))};
-  });
+  autograd::record("relu", {x}, {&out},
+                   [=](const G& g) { return G{where(gt(so, 0.0), g[0], scalar_like(0.0, g[0]))}; });
   return out;
 }
 
 Tensor sigmoid(const Tensor& x) {
   Tensor out = unary_forward(UnaryOp::sigmoid, x);
   Tensor so = autograd::save(out);
-  autograd::record("sigmoid", {x}, {&out}, [=](const G& g) {
-    return G{mul(g[0], mul(so, sub(1.0, so)))};
-  });
+  autograd::record("sigmoid", {x}, {&out},
+                   [=](const G& g) { return G{mul(g[0], mul(so, sub(1.0, so)))}; });
   return out;
 }
 
 Tensor tanh(const Tensor& x) {
   Tensor out = unary_forward(UnaryOp::tanh, x);
   Tensor so = autograd::save(out);
-  autograd::record("tanh", {x}, {&out}, [=](const G& g) {
-    return G{mul(g[0], sub(1.0, mul(so, so)))};
-  });
+  autograd::record("tanh", {x}, {&out},
+                   [=](const G& g) { return G{mul(g[0], sub(1.0, mul(so, so)))}; });
   return out;
 }
 
@@ -287,8 +315,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   ops::check_same_dtype("where", "a", a, "b", b);
   ops::check_same_device("where", "a", a, "b", b);
   ops::check_same_device("where", "cond", cond, "a", a);
-  Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(),
-                                 "where");
+  Shape shape =
+      broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
   ops::dispatch_cpu_float("where", a, [&](auto tag) {
     using T = decltype(tag);
@@ -314,22 +342,44 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   return out;
 }
 
-Tensor eq(const Tensor& a, const Tensor& b) { return compare_forward(CompareOp::eq, a, b, "eq"); }
-Tensor ne(const Tensor& a, const Tensor& b) { return compare_forward(CompareOp::ne, a, b, "ne"); }
-Tensor lt(const Tensor& a, const Tensor& b) { return compare_forward(CompareOp::lt, a, b, "lt"); }
-Tensor le(const Tensor& a, const Tensor& b) { return compare_forward(CompareOp::le, a, b, "le"); }
-Tensor gt(const Tensor& a, const Tensor& b) { return compare_forward(CompareOp::gt, a, b, "gt"); }
-Tensor ge(const Tensor& a, const Tensor& b) { return compare_forward(CompareOp::ge, a, b, "ge"); }
-Tensor eq(const Tensor& a, double b) { return eq(a, scalar_like(b, a)); }
-Tensor ne(const Tensor& a, double b) { return ne(a, scalar_like(b, a)); }
-Tensor lt(const Tensor& a, double b) { return lt(a, scalar_like(b, a)); }
-Tensor gt(const Tensor& a, double b) { return gt(a, scalar_like(b, a)); }
+Tensor eq(const Tensor& a, const Tensor& b) {
+  return compare_forward(CompareOp::eq, a, b, "eq");
+}
+Tensor ne(const Tensor& a, const Tensor& b) {
+  return compare_forward(CompareOp::ne, a, b, "ne");
+}
+Tensor lt(const Tensor& a, const Tensor& b) {
+  return compare_forward(CompareOp::lt, a, b, "lt");
+}
+Tensor le(const Tensor& a, const Tensor& b) {
+  return compare_forward(CompareOp::le, a, b, "le");
+}
+Tensor gt(const Tensor& a, const Tensor& b) {
+  return compare_forward(CompareOp::gt, a, b, "gt");
+}
+Tensor ge(const Tensor& a, const Tensor& b) {
+  return compare_forward(CompareOp::ge, a, b, "ge");
+}
+Tensor eq(const Tensor& a, double b) {
+  return eq(a, scalar_like(b, a));
+}
+Tensor ne(const Tensor& a, double b) {
+  return ne(a, scalar_like(b, a));
+}
+Tensor lt(const Tensor& a, double b) {
+  return lt(a, scalar_like(b, a));
+}
+Tensor gt(const Tensor& a, double b) {
+  return gt(a, scalar_like(b, a));
+}
 
 Tensor logical_and(const Tensor& a, const Tensor& b) {
   return compare_forward(CompareOp::logical_and, a.to(DType::boolean), b.to(DType::boolean),
                          "logical_and");
 }
 
-Tensor logical_not(const Tensor& a) { return eq(a.to(DType::boolean), scalar_like(0.0, a.to(DType::boolean))); }
+Tensor logical_not(const Tensor& a) {
+  return eq(a.to(DType::boolean), scalar_like(0.0, a.to(DType::boolean)));
+}
 
 }  // namespace engine

@@ -16,8 +16,12 @@ Tensor ones(const Shape& shape, DType dtype, Device device) {
 Tensor full(const Shape& shape, double value, DType dtype, Device device) {
   return Tensor::empty(shape, dtype, device).fill_(value);
 }
-Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.device()); }
-Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype(), t.device()); }
+Tensor zeros_like(const Tensor& t) {
+  return zeros(t.shape(), t.dtype(), t.device());
+}
+Tensor ones_like(const Tensor& t) {
+  return ones(t.shape(), t.dtype(), t.device());
+}
 Tensor full_like(const Tensor& t, double value) {
   return full(t.shape(), value, t.dtype(), t.device());
 }

@@ -28,8 +28,10 @@ Shape reduced_shape(const Shape& in, const std::vector<int>& rd, bool keepdim) {
   Shape out;
   for (int d = 0; d < int(in.size()); ++d) {
     bool r = std::binary_search(rd.begin(), rd.end(), d);
-    if (!r) out.push_back(in[size_t(d)]);
-    else if (keepdim) out.push_back(1);
+    if (!r)
+      out.push_back(in[size_t(d)]);
+    else if (keepdim)
+      out.push_back(1);
   }
   return out;
 }

@@ -58,8 +58,8 @@ std::vector<OpCase> cases() {
   out.push_back(binary_case("pow/tensor", pow_f, {3, 5}, {3, 5}, Init::positive, Init::normal));
   out.push_back(binary_case("maximum", static_cast<F2>(maximum), {3, 5}, {3, 5}, Init::distinct,
                             Init::normal));
-  out.push_back(binary_case("minimum", static_cast<F2>(minimum), {3, 5}, {5}, Init::distinct,
-                            Init::normal));
+  out.push_back(
+      binary_case("minimum", static_cast<F2>(minimum), {3, 5}, {5}, Init::distinct, Init::normal));
 
   OpCase pow_s;
   pow_s.name = "pow/scalar";

@@ -12,12 +12,14 @@ namespace {
 
 using ::testing::HasSubstr;
 
-Tensor iota(const Shape& s) { return arange(0.0, double(numel(s)), 1.0).reshape(s); }
+Tensor iota(const Shape& s) {
+  return arange(0.0, double(numel(s)), 1.0).reshape(s);
+}
 
 #define EXPECT_THROW_MSG(stmt, text)                                 \
   try {                                                              \
     stmt;                                                            \
-    FAIL() << "expected engine::Error containing: " << text;        \
+    FAIL() << "expected engine::Error containing: " << text;         \
   } catch (const Error& e) {                                         \
     EXPECT_THAT(std::string(e.what()), HasSubstr(text)) << e.what(); \
   }

@@ -62,8 +62,9 @@ GradCheckResult gradcheck(const OpFn& fn, const std::vector<Tensor>& inputs, dou
       if (excess > worst_excess) {
         worst_excess = excess;
         res.ok = false;
-        res.message = fmt::format("input {} element {}: analytic {:.10g} vs numeric {:.10g} (err {:.3g})",
-                                  k, i, a, numeric, err);
+        res.message =
+            fmt::format("input {} element {}: analytic {:.10g} vs numeric {:.10g} (err {:.3g})", k,
+                        i, a, numeric, err);
       }
     }
   }

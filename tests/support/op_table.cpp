@@ -31,7 +31,8 @@ std::vector<OpCase> all_op_cases() {
       out.push_back(std::move(c));
     }
   }
-  std::sort(out.begin(), out.end(), [](const OpCase& a, const OpCase& b) { return a.id() < b.id(); });
+  std::sort(out.begin(), out.end(),
+            [](const OpCase& a, const OpCase& b) { return a.id() < b.id(); });
   return out;
 }
 
@@ -39,9 +40,12 @@ namespace {
 Tensor make_one(const InputSpec& s, DType float_dtype, Generator& gen) {
   int64_t n = numel(s.shape);
   switch (s.init) {
-    case Init::normal: return randn(s.shape, gen, 0.0, 1.0, DType::f64);
-    case Init::uniform: return rand(s.shape, gen, s.lo, s.hi, DType::f64);
-    case Init::positive: return rand(s.shape, gen, 0.5, 2.0, DType::f64);
+    case Init::normal:
+      return randn(s.shape, gen, 0.0, 1.0, DType::f64);
+    case Init::uniform:
+      return rand(s.shape, gen, s.lo, s.hi, DType::f64);
+    case Init::positive:
+      return rand(s.shape, gen, 0.5, 2.0, DType::f64);
     case Init::away_from_zero: {
       std::vector<double> v(static_cast<size_t>(n));
       for (auto& x : v) x = (0.2 + gen.next_double()) * (gen.next_double() < 0.5 ? -1.0 : 1.0);
@@ -50,13 +54,16 @@ Tensor make_one(const InputSpec& s, DType float_dtype, Generator& gen) {
     case Init::distinct: {
       std::vector<int64_t> perm(static_cast<size_t>(n));
       std::iota(perm.begin(), perm.end(), 0);
-      for (int64_t i = n - 1; i > 0; --i) std::swap(perm[size_t(i)], perm[gen.next_below(uint64_t(i + 1))]);
+      for (int64_t i = n - 1; i > 0; --i)
+        std::swap(perm[size_t(i)], perm[gen.next_below(uint64_t(i + 1))]);
       std::vector<double> v(static_cast<size_t>(n));
       for (int64_t i = 0; i < n; ++i) v[size_t(i)] = 0.05 * double(perm[size_t(i)] - n / 2);
       return Tensor::from_vector(v, s.shape);
     }
-    case Init::integers: return randint(s.shape, int64_t(s.lo), int64_t(s.hi), gen, DType::f64);
-    case Init::mask: return rand(s.shape, gen, 0.0, 1.0, DType::f64);
+    case Init::integers:
+      return randint(s.shape, int64_t(s.lo), int64_t(s.hi), gen, DType::f64);
+    case Init::mask:
+      return rand(s.shape, gen, 0.0, 1.0, DType::f64);
   }
   return Tensor();
 }

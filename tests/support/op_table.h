@@ -30,7 +30,7 @@ enum class Init {
 struct InputSpec {
   Shape shape;
   Init init = Init::normal;
-  DType dtype = DType::f32;  // floating inputs run as f64 in gradient checks, f32 on devices
+  DType dtype = DType::f32;    // floating inputs run as f64 in gradient checks, f32 on devices
   bool differentiable = true;  // floating inputs only
   double lo = -1.0, hi = 1.0;
 };
@@ -46,7 +46,7 @@ struct OpCase {
   double grad_atol = 1e-6, grad_rtol = 1e-5;  // f64 finite differences
   double fd_eps = 1e-6;
   double device_atol = 1e-5, device_rtol = 1e-4;  // CUDA f32 (TF32 rows widen these) vs CPU
-  std::vector<InputSpec> bench_inputs;  // realistic sizes; empty: not benchmarked
+  std::vector<InputSpec> bench_inputs;            // realistic sizes; empty: not benchmarked
   // FLOPs of one call at bench_inputs (0: the benchmark reports GB/s of inputs + output).
   std::function<double(const std::vector<Tensor>&)> flops;
 
@@ -54,7 +54,9 @@ struct OpCase {
 };
 
 // GoogleTest prints a row by its id.
-inline void PrintTo(const OpCase& c, std::ostream* os) { *os << c.id(); }
+inline void PrintTo(const OpCase& c, std::ostream* os) {
+  *os << c.id();
+}
 
 // All registered rows, sorted by id.
 std::vector<OpCase> all_op_cases();
