@@ -113,7 +113,7 @@ TYPED_TEST(SgdTyped, DampeningSparesTheFirstStep) {
 
 TYPED_TEST(SgdTyped, LargeParameterTakesTheParallelPathWithTheSameResult) {
   using T = TypeParam;
-  const int64_t n = 100003;
+  const int64_t n = 300007;  // above the OpenMP threshold (2^18)
   std::vector<T> p0(n), g(n);
   for (int64_t i = 0; i < n; ++i) {
     p0[i] = T(std::sin(0.001 * double(i)));
@@ -122,7 +122,7 @@ TYPED_TEST(SgdTyped, LargeParameterTakesTheParallelPathWithTheSameResult) {
   auto got = run<T>({.name = "g", .weight_decay = 1e-3, .momentum = 0.9, .nesterov = true}, 0.05,
                     p0, g, 2);
   const double tol = std::is_same_v<T, float> ? 1e-6 : 1e-14;
-  for (int64_t i = 0; i < n; i += 997) {
+  for (int64_t i = 0; i < n; i += 2999) {
     double p = double(p0[i]), gi = double(g[i]);
     double d = gi + 1e-3 * p, buf = d;
     p -= 0.05 * (d + 0.9 * buf);
