@@ -76,6 +76,19 @@ TEST(Concat, ErrorsNameIndexAndShapes) {
   EXPECT_THAT([&] { concat({a}, 3); }, ThrowsMessage<Error>(HasSubstr("concat")));
 }
 
+TEST(Concat, LargeChannelConcatMatchesElementLoop) {
+  // Big enough for the multi-threaded path.
+  Tensor a = iota_i32({4, 33, 35, 40}), b = iota_i32({4, 33, 35, 9}, -1000000);
+  std::vector<int32_t> y = concat({a, b}, 3).to_vector<int32_t>();
+  std::vector<int32_t> av = a.to_vector<int32_t>(), bv = b.to_vector<int32_t>();
+  const int64_t pixels = 4 * 33 * 35;
+  ASSERT_EQ(y.size(), size_t(pixels * 49));
+  for (int64_t p = 0; p < pixels; ++p)
+    for (int64_t c = 0; c < 49; ++c)
+      ASSERT_EQ(y[size_t(p * 49 + c)],
+                c < 40 ? av[size_t(p * 40 + c)] : bv[size_t(p * 9 + c - 40)]);
+}
+
 TEST(Stack, NewDimAtFrontAndBack) {
   Tensor a = iota_i32({2}), b = iota_i32({2}, 5);
   Tensor s0 = stack({a, b}, 0);
@@ -152,6 +165,22 @@ TEST(Pad, GradientIsTheInteriorSlice) {
   Tensor g = Tensor::from_vector<double>({1, 2, 3, 4, 5, 6, 7, 8, 9}, {3, 3});
   pad(x, {{1, 0}, {0, 1}}).backward(g);
   EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{4, 5, 7, 8}));
+}
+
+TEST(Pad, LargeSpatialPadMatchesElementLoop) {
+  Tensor x = iota_i32({3, 61, 67, 24});
+  Tensor y = pad(x, {{0, 0}, {2, 3}, {4, 1}}, -7);
+  ASSERT_EQ(y.shape(), (Shape{3, 66, 72, 24}));
+  std::vector<int32_t> yv = y.to_vector<int32_t>(), xv = x.to_vector<int32_t>();
+  size_t k = 0;
+  for (int64_t n = 0; n < 3; ++n)
+    for (int64_t h = 0; h < 66; ++h)
+      for (int64_t w = 0; w < 72; ++w)
+        for (int64_t c = 0; c < 24; ++c, ++k) {
+          int64_t ih = h - 2, iw = w - 4;
+          bool inside = ih >= 0 && ih < 61 && iw >= 0 && iw < 67;
+          ASSERT_EQ(yv[k], inside ? xv[size_t(((n * 61 + ih) * 67 + iw) * 24 + c)] : -7);
+        }
 }
 
 TEST(Pad, Errors) {

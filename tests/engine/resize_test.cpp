@@ -3,8 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <utility>
 
 #include "engine/ops/elementwise.h"
 #include "engine/ops/factory.h"
@@ -105,6 +107,67 @@ TEST(ResizeBilinear, GradientSumsToOutputCount) {
   Tensor x = zeros({1, 7, 9, 2}, DType::f64).set_requires_grad();
   resize_bilinear(x, 15, 4, false).backward(ones({1, 15, 4, 2}, DType::f64));
   EXPECT_NEAR(sum(x.grad()).item(), 15 * 4 * 2, 1e-9);
+}
+
+// A direct transcription of PyTorch's upsample_bilinear2d (one output pixel at a time, scatter
+// for the backward), used on sizes large enough that the kernels run multi-threaded.
+struct Reference {
+  static double src(int64_t dst, int64_t in, int64_t out, bool align) {
+    if (align) return out > 1 ? double(dst) * double(in - 1) / double(out - 1) : 0.0;
+    return std::max(0.0, (double(dst) + 0.5) * double(in) / double(out) - 0.5);
+  }
+  // Calls f(input_offset, weight) for the four taps of output pixel (n, oh, ow) channel c.
+  template <typename F>
+  static void taps(const Shape& in, int64_t oh, int64_t ow, int64_t out_h, int64_t out_w,
+                   bool align, int64_t n, int64_t c, F&& f) {
+    double sh = src(oh, in[1], out_h, align), sw = src(ow, in[2], out_w, align);
+    int64_t h0 = int64_t(sh), w0 = int64_t(sw);
+    int64_t h1 = std::min(h0 + 1, in[1] - 1), w1 = std::min(w0 + 1, in[2] - 1);
+    double lh = sh - double(h0), lw = sw - double(w0);
+    auto at = [&](int64_t h, int64_t w) { return ((n * in[1] + h) * in[2] + w) * in[3] + c; };
+    f(at(h0, w0), (1 - lh) * (1 - lw));
+    f(at(h0, w1), (1 - lh) * lw);
+    f(at(h1, w0), lh * (1 - lw));
+    f(at(h1, w1), lh * lw);
+  }
+};
+
+TEST(ResizeBilinear, MatchesReferenceOnLargeOddSizes) {
+  Generator gen(21);
+  const Shape in = {2, 33, 37, 16};
+  for (bool align : {false, true}) {
+    for (auto [oh_n, ow_n] : {std::pair<int64_t, int64_t>{65, 70}, {17, 25}}) {
+      Tensor x = randn(in, gen, 0, 1, DType::f64).set_requires_grad();
+      Tensor g = randn({2, oh_n, ow_n, 16}, gen, 0, 1, DType::f64);
+      Tensor y = resize_bilinear(x, oh_n, ow_n, align);
+      y.backward(g);
+      std::vector<double> xv = x.detach().to_vector<double>(), gv = g.to_vector<double>();
+      std::vector<double> yv = y.detach().to_vector<double>(), gx = x.grad().to_vector<double>();
+      std::vector<double> want_y(yv.size(), 0.0), want_gx(xv.size(), 0.0);
+      size_t k = 0;
+      for (int64_t n = 0; n < 2; ++n)
+        for (int64_t oh = 0; oh < oh_n; ++oh)
+          for (int64_t ow = 0; ow < ow_n; ++ow)
+            for (int64_t c = 0; c < 16; ++c, ++k)
+              Reference::taps(in, oh, ow, oh_n, ow_n, align, n, c, [&](int64_t i, double w) {
+                want_y[k] += w * xv[size_t(i)];
+                want_gx[size_t(i)] += w * gv[k];
+              });
+      for (size_t i = 0; i < yv.size(); ++i) ASSERT_NEAR(yv[i], want_y[i], 1e-12) << i;
+      for (size_t i = 0; i < gx.size(); ++i) ASSERT_NEAR(gx[i], want_gx[i], 1e-11) << i;
+    }
+  }
+}
+
+TEST(ResizeBilinear, BackwardIsBitwiseDeterministic) {
+  Generator gen(8);
+  Tensor x = randn({3, 41, 41, 21}, gen).set_requires_grad();
+  Tensor g = randn({3, 161, 161, 21}, gen);
+  resize_bilinear(x, 161, 161, true).backward(g);
+  std::vector<float> first = x.grad().to_vector<float>();
+  x.zero_grad();
+  resize_bilinear(x, 161, 161, true).backward(g);
+  EXPECT_EQ(x.grad().to_vector<float>(), first);
 }
 
 TEST(ResizeNearest, LabelMapKeepsIdsExactly) {
