@@ -68,6 +68,16 @@ TEST(ResizeBilinear, DownscaleHalfPixelAveragesPairs) {
   EXPECT_DOUBLE_EQ(v[1], 15.0);
 }
 
+TEST(ResizeBilinear, SinglePixelOutput) {
+  // align_corners: a 1-pixel output samples source 0. Half-pixel: source (0.5 * in - 0.5), the
+  // centre: row 1 of 3 and column 2 of 5 here.
+  std::vector<float> v(15);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = float(i * i);
+  Tensor x = Tensor::from_vector<float>(v, {1, 3, 5, 1});
+  EXPECT_EQ(resize_bilinear(x, 1, 1, true).to_vector<float>(), (std::vector<float>{0}));
+  EXPECT_EQ(resize_bilinear(x, 1, 1, false).to_vector<float>(), (std::vector<float>{49}));
+}
+
 TEST(ResizeBilinear, ChannelsInterpolateIndependently) {
   // Two channels: the second is the first times -3.
   Tensor x = Tensor::from_vector<float>({1, -3, 2, -6, 3, -9, 4, -12}, {1, 2, 2, 2});
