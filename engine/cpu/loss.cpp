@@ -2,6 +2,7 @@
 // (max, then exp-sum; both contiguous) and once in the backward, so the losses run at memory
 // speed; threads split rows.
 #include "engine/kernels/loss.h"
+#include "engine/kernels/softmax.h"
 
 #include <climits>
 #include <cmath>
@@ -53,10 +54,11 @@ LossStats cross_entropy_forward(const T* logits, const I* target, int64_t rows, 
   for (int64_t r = 0; r < rows; ++r) {
     const T* x = logits + r * classes;
     T m = x[0];
+#pragma omp simd reduction(max : m)
     for (int64_t c = 1; c < classes; ++c) m = x[c] > m ? x[c] : m;
     double s = 0;
 #pragma omp simd reduction(+ : s)
-    for (int64_t c = 0; c < classes; ++c) s += double(std::exp(x[c] - m));
+    for (int64_t c = 0; c < classes; ++c) s += double(exp_vec(x[c] - m));
     T l = m + T(std::log(s));
     lse[r] = l;
     I t = target[r];
@@ -81,7 +83,7 @@ void cross_entropy_backward(const T* logits, const I* target, const T* lse, cons
     }
     T l = lse[r];
 #pragma omp simd
-    for (int64_t c = 0; c < classes; ++c) d[c] = s * std::exp(x[c] - l);
+    for (int64_t c = 0; c < classes; ++c) d[c] = s * exp_vec(x[c] - l);
     d[int64_t(t)] -= s;
   }
 }

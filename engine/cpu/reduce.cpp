@@ -7,6 +7,29 @@
 
 namespace engine::cpu {
 
+namespace {
+// acc[i] = sum over rows r of what row(r, p) adds into p[i]. Rows are split into a number of
+// blocks that depends only on the sizes; blocks run in parallel and are merged in order, so the
+// result is the same for any thread count (run-to-run determinism).
+template <typename RowFn>
+void column_accumulate(int64_t reduced, int64_t inner, bool parallel, std::vector<double>& acc,
+                       RowFn&& row) {
+  int64_t blocks = parallel ? std::min<int64_t>(reduced, 64) : 1;
+  std::vector<double> part(static_cast<size_t>(blocks * inner), 0.0);
+#pragma omp parallel for if (parallel) schedule(static)
+  for (int64_t b = 0; b < blocks; ++b) {
+    int64_t r0 = reduced * b / blocks, r1 = reduced * (b + 1) / blocks;
+    double* p = part.data() + b * inner;
+    for (int64_t r = r0; r < r1; ++r) row(r, p);
+  }
+  std::fill(acc.begin(), acc.end(), 0.0);
+  for (int64_t b = 0; b < blocks; ++b) {
+    const double* p = part.data() + b * inner;
+    for (int64_t i = 0; i < inner; ++i) acc[size_t(i)] += p[i];
+  }
+}
+}  // namespace
+
 template <typename T>
 void sum_axis(const T* x, int64_t outer, int64_t reduced, int64_t inner, T* out) {
   if (inner == 1) {
@@ -20,21 +43,14 @@ void sum_axis(const T* x, int64_t outer, int64_t reduced, int64_t inner, T* out)
     }
     return;
   }
-  // Column sums: stream rows, accumulate a row of doubles (cache friendly for NHWC channel sums).
+  std::vector<double> acc(static_cast<size_t>(inner));
+  bool big = reduced * inner > (1 << 15);
   for (int64_t o = 0; o < outer; ++o) {
-    std::vector<double> acc(size_t(inner), 0.0);
     const T* base = x + o * reduced * inner;
-#pragma omp parallel if (reduced * inner > (1 << 15))
-    {
-      std::vector<double> local(size_t(inner), 0.0);
-#pragma omp for schedule(static) nowait
-      for (int64_t r = 0; r < reduced; ++r) {
-        const T* row = base + r * inner;
-        for (int64_t i = 0; i < inner; ++i) local[size_t(i)] += double(row[i]);
-      }
-#pragma omp critical
-      for (int64_t i = 0; i < inner; ++i) acc[size_t(i)] += local[size_t(i)];
-    }
+    column_accumulate(reduced, inner, big, acc, [&](int64_t r, double* p) {
+      const T* row = base + r * inner;
+      for (int64_t i = 0; i < inner; ++i) p[i] += double(row[i]);
+    });
     for (int64_t i = 0; i < inner; ++i) out[o * inner + i] = T(acc[size_t(i)]);
   }
 }
@@ -111,35 +127,23 @@ void var_axis(const T* x, int64_t outer, int64_t reduced, int64_t inner, int64_t
     }
     return;
   }
-  // Column statistics: each pass streams rows and accumulates `inner` doubles per thread.
+  // Column statistics: one pass for the means, one for the squared deviations.
   std::vector<double> mean(static_cast<size_t>(inner)), m2(static_cast<size_t>(inner));
   for (int64_t o = 0; o < outer; ++o) {
     const T* base = x + o * reduced * inner;
-    std::fill(mean.begin(), mean.end(), 0.0);
-    std::fill(m2.begin(), m2.end(), 0.0);
-    for (int pass = 0; pass < 2; ++pass) {
-      std::vector<double>& acc = pass == 0 ? mean : m2;
-#pragma omp parallel if (big)
-      {
-        std::vector<double> local(size_t(inner), 0.0);
-#pragma omp for schedule(static) nowait
-        for (int64_t r = 0; r < reduced; ++r) {
-          const T* row = base + r * inner;
-          if (pass == 0) {
-            for (int64_t i = 0; i < inner; ++i) local[size_t(i)] += double(row[i]);
-          } else {
-            for (int64_t i = 0; i < inner; ++i) {
-              double d = double(row[i]) - mean[size_t(i)];
-              local[size_t(i)] += d * d;
-            }
-          }
-        }
-#pragma omp critical
-        for (int64_t i = 0; i < inner; ++i) acc[size_t(i)] += local[size_t(i)];
+    column_accumulate(reduced, inner, big, mean, [&](int64_t r, double* p) {
+      const T* row = base + r * inner;
+      for (int64_t i = 0; i < inner; ++i) p[i] += double(row[i]);
+    });
+    for (double& m : mean) m /= double(reduced);
+    const double* mp = mean.data();
+    column_accumulate(reduced, inner, big, m2, [&](int64_t r, double* p) {
+      const T* row = base + r * inner;
+      for (int64_t i = 0; i < inner; ++i) {
+        double d = double(row[i]) - mp[i];
+        p[i] += d * d;
       }
-      if (pass == 0)
-        for (double& m : mean) m /= double(reduced);
-    }
+    });
     for (int64_t i = 0; i < inner; ++i) out[o * inner + i] = T(m2[size_t(i)] / denom);
   }
 }

@@ -17,18 +17,20 @@ void softmax_rows(const T* x, int64_t rows, int64_t cols, bool log, T* out) {
     const T* xr = x + r * cols;
     T* yr = out + r * cols;
     T m = xr[0];
+#pragma omp simd reduction(max : m)
     for (int64_t c = 1; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
     double s = 0;
     if (log) {
 #pragma omp simd reduction(+ : s)
-      for (int64_t c = 0; c < cols; ++c) s += double(std::exp(xr[c] - m));
+      for (int64_t c = 0; c < cols; ++c) s += double(exp_vec(xr[c] - m));
       T lse = m + T(std::log(s));
 #pragma omp simd
       for (int64_t c = 0; c < cols; ++c) yr[c] = xr[c] - lse;
     } else {
       // Store exp once and rescale, rather than exponentiating twice.
+#pragma omp simd reduction(+ : s)
       for (int64_t c = 0; c < cols; ++c) {
-        T e = std::exp(xr[c] - m);
+        T e = exp_vec(xr[c] - m);
         yr[c] = e;
         s += double(e);
       }
@@ -51,7 +53,7 @@ void softmax_backward_rows(const T* y, const T* g, int64_t rows, int64_t cols, b
 #pragma omp simd reduction(+ : s)
       for (int64_t c = 0; c < cols; ++c) s += double(gr[c]);
       T st = T(s);
-      for (int64_t c = 0; c < cols; ++c) dr[c] = gr[c] - std::exp(yr[c]) * st;
+      for (int64_t c = 0; c < cols; ++c) dr[c] = gr[c] - exp_vec(yr[c]) * st;
     } else {
 #pragma omp simd reduction(+ : s)
       for (int64_t c = 0; c < cols; ++c) s += double(gr[c]) * double(yr[c]);

@@ -32,6 +32,24 @@ TEST(Softmax, LargeLogitsStayFinite) {
   EXPECT_NEAR(lp[3], -2002.4076f, 1e-2);
 }
 
+TEST(Softmax, FloatMatchesDoubleToRounding) {
+  // The f32 kernels use an inline polynomial exp; hold them to float rounding against f64 on
+  // the same (f32-representable) inputs. x - max carries ~|x - max| * 6e-8 of rounding, which
+  // becomes the relative error of exp, hence the tolerance that grows with |log p|.
+  Generator gen(6);
+  Tensor x32 = randn({64, 37}, gen, 0.0, 8.0, DType::f32);
+  Tensor x = x32.to(DType::f64);
+  std::vector<double> ref = softmax(x).to_vector<double>();
+  std::vector<float> got = softmax(x32).to_vector<float>();
+  std::vector<double> lref = log_softmax(x).to_vector<double>();
+  std::vector<float> lgot = log_softmax(x32).to_vector<float>();
+  for (size_t i = 0; i < ref.size(); ++i) {
+    double tol = 1e-6 + 1.2e-7 * std::abs(lref[i]);
+    EXPECT_NEAR(got[i], ref[i], tol * ref[i] + 1e-37) << i;
+    EXPECT_NEAR(lgot[i], lref[i], tol * std::abs(lref[i]) + 1e-6) << i;
+  }
+}
+
 TEST(Softmax, OtherDimMatchesLastDimOfPermuted) {
   Generator gen(11);
   Tensor x = randn({2, 5, 7, 3}, gen, 0.0, 1.0, DType::f64);
