@@ -159,10 +159,6 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   return sum(x, dims, true).reshape(shape);
 }
 
-}  // namespace engine
-
-namespace engine {
-
 namespace {
 
 ValuesIndices max_min_dim(const Tensor& x, int64_t dim, bool keepdim, bool is_max) {
