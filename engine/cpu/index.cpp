@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <vector>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace engine::cpu {
 
 namespace {
@@ -50,12 +54,55 @@ void index_select(const T* x, int64_t outer, int64_t x_dim, int64_t inner, const
   }
 }
 
+namespace {
+
+// index_add by column blocks: each task owns `width` columns of one outer slice and scans all n
+// source rows in order, adding into a [out_dim, width] double buffer that stays in cache.
+// Streams src once, sequentially.
 template <typename T, typename I>
-void index_add(T* out, int64_t outer, int64_t out_dim, int64_t inner, const I* idx, int64_t n,
-               const T* src) {
-  if (n == 0 || inner == 0 || outer == 0) return;
-  // Stable counting sort of the source positions by target: start[t]..start[t+1] lists, in
-  // ascending order, the j with idx[j] == t. O(n + out_dim), shared by every outer slice.
+void index_add_by_columns(T* out, int64_t outer, int64_t out_dim, int64_t inner, const I* idx,
+                          int64_t n, const T* src, int64_t block) {
+  const int64_t blocks = (inner + block - 1) / block;
+  const int64_t tasks = outer * blocks;
+#pragma omp parallel if (outer * n * inner > kParallelWork)
+  {
+    std::vector<double> acc(static_cast<size_t>(out_dim * block));
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t o = task / blocks, c0 = (task % blocks) * block;
+      const int64_t width = std::min(block, inner - c0);
+      std::fill(acc.begin(), acc.end(), 0.0);
+      const T* base = src + o * n * inner + c0;
+      if (width == block) {
+        for (int64_t j = 0; j < n; ++j) {
+          const T* row = base + j * inner;
+          double* a = acc.data() + int64_t(idx[j]) * block;
+#pragma omp simd
+          for (int64_t c = 0; c < block; ++c) a[c] += double(row[c]);
+        }
+      } else {
+        for (int64_t j = 0; j < n; ++j) {
+          const T* row = base + j * inner;
+          double* a = acc.data() + int64_t(idx[j]) * block;
+          for (int64_t c = 0; c < width; ++c) a[c] += double(row[c]);
+        }
+      }
+      for (int64_t t = 0; t < out_dim; ++t) {
+        T* dst = out + (o * out_dim + t) * inner + c0;
+        const double* a = acc.data() + t * block;
+        for (int64_t c = 0; c < width; ++c) dst[c] = T(double(dst[c]) + a[c]);
+      }
+    }
+  }
+}
+
+// index_add by target rows: a stable counting sort buckets the source rows by target, then each
+// target row sums its sources (ascending j) with a double accumulator. Parallel over targets, so
+// it scales with any thread count and any out_dim, at the price of reading src rows out of order.
+template <typename T, typename I>
+void index_add_by_targets(T* out, int64_t outer, int64_t out_dim, int64_t inner, const I* idx,
+                          int64_t n, const T* src) {
+  // start[t]..start[t+1] lists, ascending, the j with idx[j] == t; shared by all outer slices.
   std::vector<int64_t> start(size_t(out_dim) + 1, 0);
   for (int64_t j = 0; j < n; ++j) ++start[size_t(idx[j]) + 1];
   for (int64_t t = 0; t < out_dim; ++t) start[size_t(t) + 1] += start[size_t(t)];
@@ -87,6 +134,32 @@ void index_add(T* out, int64_t outer, int64_t out_dim, int64_t inner, const I* i
       for (int64_t i = 0; i < inner; ++i) dst[i] = T(double(dst[i]) + a[i]);
     }
   }
+}
+
+int max_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+}  // namespace
+
+template <typename T, typename I>
+void index_add(T* out, int64_t outer, int64_t out_dim, int64_t inner, const I* idx, int64_t n,
+               const T* src) {
+  if (n == 0 || inner == 0 || outer == 0) return;
+  // Both strategies add every output element's sources in ascending j into a double starting
+  // at 0, then add that to out: bitwise the same result, so choosing by thread count is safe.
+  // Column blocks of one cache line of T; their accumulator must stay cache-sized (<= 1 MiB).
+  const int64_t block = 64 / int64_t(sizeof(T));
+  const int64_t blocks = (inner + block - 1) / block;
+  const bool fits = out_dim * block * int64_t(sizeof(double)) <= (int64_t(1) << 20);
+  if (fits && outer * blocks >= max_threads())
+    index_add_by_columns(out, outer, out_dim, inner, idx, n, src, block);
+  else
+    index_add_by_targets(out, outer, out_dim, inner, idx, n, src);
 }
 
 template <typename T, typename L>

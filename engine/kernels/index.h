@@ -40,10 +40,11 @@ void index_select(const T* x, int64_t outer, int64_t x_dim, int64_t inner, const
                   T* out);
 
 // Dense out [outer, out_dim, inner] += src [outer, n, inner] routed by idx[n]:
-// out[o, idx[j], :] += src[o, j, :]. Deterministic without atomics: the rows are bucketed by
-// target (a stable counting sort), then every target row sums its sources in ascending j with a
-// double accumulator; targets run in parallel. With outer = 1 this is the segment sum
-// x [P, D], ids [P] -> [S, D].
+// out[o, idx[j], :] += src[o, j, :]. Deterministic without atomics, bitwise independent of the
+// thread count: every output element sums its sources in ascending j in a double, then adds to
+// out (parallel over column blocks with a cache-resident accumulator, or over target rows after
+// a stable counting sort when out_dim is large or columns are too few for the threads). With
+// outer = 1 this is the segment sum x [P, D], ids [P] -> [S, D].
 template <typename T, typename I>
 void index_add(T* out, int64_t outer, int64_t out_dim, int64_t inner, const I* idx, int64_t n,
                const T* src);

@@ -115,8 +115,21 @@ void check_segment_sum_against_loop(int64_t P, int64_t D, int64_t S) {
 TEST(IndexSegmentSum, MatchesNaiveLoop) {
   check_segment_sum_against_loop<float, int32_t>(20000, 7, 37);
   check_segment_sum_against_loop<double, int64_t>(20000, 7, 37);
+  check_segment_sum_against_loop<float, int32_t>(20000, 40, 37);
+  check_segment_sum_against_loop<double, int64_t>(30000, 5, 9000);
   check_segment_sum_against_loop<float, int64_t>(13, 3, 5);
   check_segment_sum_against_loop<double, int32_t>(1, 1, 1);
+}
+
+// Few segments accumulate by column blocks, many by target rows; both must give bitwise the
+// same sums (so the thread-count-dependent choice never changes results).
+TEST(IndexSegmentSum, StrategiesAgreeBitwise) {
+  Generator gen(9);
+  Tensor x = randn({5000, 64}, gen);
+  Tensor ids = randint({5000}, 0, 50, gen, DType::i32);
+  std::vector<float> few = segment_sum(x, ids, 50).to_vector<float>();
+  std::vector<float> many = segment_sum(x, ids, 20000).narrow(0, 0, 50).to_vector<float>();
+  EXPECT_EQ(few, many);
 }
 
 TEST(IndexSegmentSum, EmptySegmentsAndBackwardGathersRows) {
