@@ -44,6 +44,8 @@ void check_index_args(const char* op, const char* target_arg, const Tensor& targ
   ops::check_same_device(op, target_arg, target, "index", index);
   ENGINE_CHECK(target.dim() >= 1, "{}: {} must have at least 1 dim, got {}", op, target_arg,
                target.desc());
+  // Index values are validated on the host before any kernel runs.
+  if (!target.device().is_cpu()) ops::no_kernel(op, target);
 }
 
 // `t` as lines along `dim` over the coordinates of `line_shape` (the index's shape).
@@ -224,6 +226,7 @@ Tensor segment_sum(const Tensor& x, const Tensor& ids, int64_t num_segments) {
                "segment_sum: ids {} must be [P] with P = {} (x {})", shape_str(ids.shape()),
                x.size(0), shape_str(x.shape()));
   ENGINE_CHECK(num_segments >= 0, "segment_sum: num_segments {} must be >= 0", num_segments);
+  if (!x.device().is_cpu()) ops::no_kernel("segment_sum", x);
   Tensor idx = ids.contiguous();
   dispatch_index("segment_sum", "ids", idx, [&](auto tag) {
     using I = decltype(tag);
