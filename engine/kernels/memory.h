@@ -8,9 +8,13 @@
 #include "engine/kernels/layout.h"
 
 namespace engine::cpu {
-// 64-byte aligned; throws engine::Error with the size on failure.
+// 64-byte aligned; throws engine::Error with the size on failure. Blocks of 1 MiB and more are
+// cached for reuse after free (up to 4 GiB idle); empty_cache() returns idle blocks to the
+// system.
 void* alloc(size_t nbytes);
 void free(void* p);
+void empty_cache();
+size_t cached_bytes();
 // dst[i] = convert(src[layout.offset_of(i)]) for i < numel(layout); dtype conversion included.
 void strided_copy(const void* src, DType src_dtype, const Layout& src_layout, void* dst,
                   DType dst_dtype);

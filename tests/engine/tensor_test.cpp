@@ -5,6 +5,7 @@
 #include "engine/ops/elementwise.h"
 #include "engine/ops/factory.h"
 #include "engine/ops/reduce.h"
+#include "engine/kernels/memory.h"
 #include "engine/tensor.h"
 
 namespace engine {
@@ -142,5 +143,24 @@ TEST(Tensor, SumAndMeanOverDims) {
   EXPECT_EQ(sum_to(ones({2, 3, 4}), {3, 1}).to_vector<float>(), (std::vector<float>{8, 8, 8}));
 }
 
+}  // namespace
+}  // namespace engine
+
+namespace engine {
+namespace {
+TEST(HostAllocator, LargeBlocksAreReusedAndReleased) {
+  cpu::empty_cache();
+  void* first = nullptr;
+  {
+    Tensor t = Tensor::empty({1 << 20});  // 4 MiB
+    first = t.raw_data();
+  }
+  EXPECT_GE(cpu::cached_bytes(), size_t(4) << 20);
+  Tensor again = Tensor::empty({(1 << 20) - 16});  // same size class
+  EXPECT_EQ(again.raw_data(), first);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(again.raw_data()) % 64, 0u);
+  cpu::empty_cache();
+  EXPECT_EQ(cpu::cached_bytes(), 0u);
+}
 }  // namespace
 }  // namespace engine
