@@ -148,6 +148,17 @@ TEST(BatchNorm, EvalGradientIsAffine) {
   EXPECT_NEAR(gw[1], -8.0, 1e-5);
 }
 
+TEST(BatchNorm, NonContiguousInputMatchesContiguousCopy) {
+  Generator gen(8);
+  Tensor base = randn({3, 4, 5, 6}, gen, 0.0, 1.0, DType::f64);
+  Tensor view = base.permute({0, 2, 1, 3});  // [3, 5, 4, 6], strided
+  ASSERT_FALSE(view.is_contiguous());
+  auto a = batch_norm(view, Tensor(), Tensor(), Tensor(), Tensor(), true).to_vector<double>();
+  auto b = batch_norm(view.contiguous(), Tensor(), Tensor(), Tensor(), Tensor(), true)
+               .to_vector<double>();
+  EXPECT_EQ(a, b);
+}
+
 TEST(BatchNorm, ErrorsNameShapes) {
   Tensor x = zeros({2, 7, 9, 3});
   expect_error([&] { batch_norm(x, zeros({4}), Tensor(), Tensor(), Tensor(), true); },
