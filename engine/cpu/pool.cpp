@@ -117,25 +117,29 @@ void max_pool2d_backward(const T* dy, const int64_t* argmax, const PoolShape& s,
 template <typename T>
 void avg_pool2d(const T* x, const PoolShape& s, const AvgBins& bins, T* out) {
   const int64_t C = s.c, OW = s.out_w;
-#pragma omp parallel for collapse(2) if (s.n * s.h * s.w * C > kParallelMin) schedule(static)
-  for (int64_t n = 0; n < s.n; ++n) {
-    for (int64_t oh = 0; oh < s.out_h; ++oh) {
-      // Accumulating in the output row keeps the loop allocation-free; f32 sums of a window
-      // (at most a few hundred terms) lose nothing that matters here.
-      const T* xn = x + n * s.h * s.w * C;
-      for (int64_t ow = 0; ow < OW; ++ow) {
-        T* o = out + ((n * s.out_h + oh) * OW + ow) * C;
-        for (int64_t c = 0; c < C; ++c) o[c] = T(0);
-        for (int64_t ih = bins.h_start[oh]; ih < bins.h_end[oh]; ++ih) {
-          for (int64_t iw = bins.w_start[ow]; iw < bins.w_end[ow]; ++iw) {
-            const T* xp = xn + (ih * s.w + iw) * C;
+  // Double accumulation: adaptive bins can cover a whole feature map (thousands of terms).
+#pragma omp parallel if (s.n * s.h * s.w * C > kParallelMin)
+  {
+    std::vector<double> acc(static_cast<size_t>(C));
+    double* a = acc.data();
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t n = 0; n < s.n; ++n) {
+      for (int64_t oh = 0; oh < s.out_h; ++oh) {
+        const T* xn = x + n * s.h * s.w * C;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          for (int64_t c = 0; c < C; ++c) a[c] = 0.0;
+          for (int64_t ih = bins.h_start[oh]; ih < bins.h_end[oh]; ++ih) {
+            for (int64_t iw = bins.w_start[ow]; iw < bins.w_end[ow]; ++iw) {
+              const T* xp = xn + (ih * s.w + iw) * C;
 #pragma omp simd
-            for (int64_t c = 0; c < C; ++c) o[c] += xp[c];
+              for (int64_t c = 0; c < C; ++c) a[c] += double(xp[c]);
+            }
           }
-        }
-        const T scale = T(bins.inv_count[oh * OW + ow]);
+          const double scale = bins.inv_count[oh * OW + ow];
+          T* o = out + ((n * s.out_h + oh) * OW + ow) * C;
 #pragma omp simd
-        for (int64_t c = 0; c < C; ++c) o[c] *= scale;
+          for (int64_t c = 0; c < C; ++c) o[c] = T(a[c] * scale);
+        }
       }
     }
   }
