@@ -75,7 +75,7 @@ void max_pool2d(const T* x, const PoolShape& s, const PoolWindow& win, T* out, i
             const int64_t pos = ih * s.w + iw;
             for (int64_t c = 0; c < C; ++c) {
               T v = xp[c];
-              bool take = v > best[c] || (std::isnan(v) && !std::isnan(best[c]));
+              bool take = v > best[c] || v != v;  // NaN propagates, as in PyTorch
               best[c] = take ? v : best[c];
               arg[c] = take ? pos : arg[c];
             }

@@ -27,7 +27,7 @@ struct PoolWindow {
 namespace engine::cpu {
 
 // Max over each window (padding is -inf); argmax[n, oh, ow, c] = ih * W + iw of the first
-// maximum (NaN wins), -1 for a window with no input pixel.
+// maximum (a NaN wins: the last NaN), -1 for a window with no input pixel.
 template <typename T>
 void max_pool2d(const T* x, const PoolShape& s, const PoolWindow& win, T* out, int64_t* argmax);
 

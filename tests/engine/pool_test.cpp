@@ -2,6 +2,7 @@
 // and output sizes, error messages.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 
 #include "engine/ops/elementwise.h"
@@ -42,6 +43,13 @@ TEST(Pool, MaxPoolPaddingIsMinusInfinity) {
   EXPECT_EQ(y.shape(), (Shape{1, 2, 2, 1}));
   EXPECT_EQ(y.to_vector<float>(), (std::vector<float>{-1, -2, -4, -5}));
   EXPECT_EQ(max_pool2d(grid3(), 3, 2, 1).to_vector<float>(), (std::vector<float>{5, 6, 8, 9}));
+}
+
+TEST(Pool, MaxPoolPropagatesNan) {
+  Tensor x = Tensor::from_vector<float>({1, NAN, 3, 2}, {1, 2, 2, 1});
+  MaxPoolResult r = max_pool2d_with_indices(x, 2, 2);
+  EXPECT_TRUE(std::isnan(r.out.to_vector<float>()[0]));
+  EXPECT_EQ(r.indices.to_vector<int64_t>()[0], 1);
 }
 
 TEST(Pool, MaxPoolPerChannelNhwc) {
