@@ -1,0 +1,204 @@
+// Convolution as GEMM over NHWC. Output pixels are GEMM rows: an im2col row holds, for one output
+// pixel, the input C-channel runs under every kernel tap (ordered group, kh, kw, c), so each copy
+// is a contiguous run of C/groups values. A 1x1 stride-1 unpadded convolution needs no im2col:
+// the NHWC input already is the [N*H*W, C] matrix. Rows are processed in tiles so the column
+// buffer stays small (it is allocated once per call and reused by every tile); im2col/col2im run
+// under OpenMP and the GEMMs run outside parallel regions so OpenBLAS threads them itself.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "engine/kernels/conv.h"
+#include "engine/kernels/linalg.h"
+
+namespace engine::cpu {
+
+namespace {
+
+// Column-buffer budget per tile. Small enough that a tile's columns stay mostly in L2/L3 between
+// im2col and the GEMM that reads them, large enough that each GEMM is big.
+constexpr int64_t kTileBytes = int64_t(4) << 20;
+// Below this many elements copied per tile the OpenMP fork costs more than it saves.
+constexpr int64_t kParallelElems = int64_t(1) << 14;
+
+bool is_direct(const ConvGeometry& g) {
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+}
+
+int64_t tile_rows(int64_t rows, int64_t row_elems, size_t elem_size) {
+  int64_t t = kTileBytes / std::max<int64_t>(1, row_elems * int64_t(elem_size));
+  t = std::max<int64_t>(t, 32);
+  return std::min(t, std::max<int64_t>(rows, 1));
+}
+
+struct Pixel {
+  int64_t n, oh, ow;
+};
+
+inline Pixel decode(const ConvGeometry& g, int64_t r) {
+  int64_t ow = r % g.wo;
+  int64_t t = r / g.wo;
+  return {t / g.ho, t % g.ho, ow};
+}
+
+// Columns of output rows [r0, r0 + mt) into col [mt, KH*KW*C].
+template <typename T>
+void im2col(const ConvGeometry& g, const T* x, int64_t r0, int64_t mt, T* col) {
+  const int64_t kk = g.kh * g.kw, cg = g.c / g.groups, ld = kk * g.c;
+#pragma omp parallel for schedule(static) if (mt * ld >= kParallelElems)
+  for (int64_t i = 0; i < mt; ++i) {
+    Pixel p = decode(g, r0 + i);
+    T* dst = col + i * ld;
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      int64_t ih = p.oh * g.sh - g.ph + ki * g.dh;
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        int64_t iw = p.ow * g.sw - g.pw + kj * g.dw;
+        int64_t tap = ki * g.kw + kj;
+        bool inside = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
+        const T* src = x + ((p.n * g.h + ih) * g.w + iw) * g.c;
+        for (int64_t grp = 0; grp < g.groups; ++grp) {
+          T* d = dst + (grp * kk + tap) * cg;
+          if (inside) {
+            std::memcpy(d, src + grp * cg, size_t(cg) * sizeof(T));
+          } else {
+            std::fill(d, d + cg, T(0));
+          }
+        }
+      }
+    }
+  }
+}
+
+// grad_x += scatter of col [mt, KH*KW*C] (rows r0..r0+mt). Several output pixels hit the same
+// input pixel, so threads split the channels rather than the rows: no two threads write the
+// same element.
+template <typename T>
+void col2im_add(const ConvGeometry& g, const T* col, int64_t r0, int64_t mt, T* gx) {
+  const int64_t kk = g.kh * g.kw, cg = g.c / g.groups, ld = kk * g.c;
+  const int nt = (mt * ld >= kParallelElems && g.c >= 16) ? omp_get_max_threads() : 1;
+#pragma omp parallel num_threads(nt)
+  {
+    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+    const int64_t c0 = g.c * tid / nth, c1 = g.c * (tid + 1) / nth;
+    if (c0 < c1) {
+      for (int64_t i = 0; i < mt; ++i) {
+        Pixel p = decode(g, r0 + i);
+        const T* src_row = col + i * ld;
+        for (int64_t ki = 0; ki < g.kh; ++ki) {
+          int64_t ih = p.oh * g.sh - g.ph + ki * g.dh;
+          if (ih < 0 || ih >= g.h) continue;
+          for (int64_t kj = 0; kj < g.kw; ++kj) {
+            int64_t iw = p.ow * g.sw - g.pw + kj * g.dw;
+            if (iw < 0 || iw >= g.w) continue;
+            int64_t tap = ki * g.kw + kj;
+            T* dst = gx + ((p.n * g.h + ih) * g.w + iw) * g.c;
+            for (int64_t grp = c0 / cg; grp * cg < c1; ++grp) {
+              const int64_t lo = std::max(c0, grp * cg), hi = std::min(c1, (grp + 1) * cg);
+              // src[cc] is channel cc of group grp's run for this tap.
+              const T* src = src_row + (grp * kk + tap) * cg - grp * cg;
+#pragma omp simd
+              for (int64_t cc = lo; cc < hi; ++cc) dst[cc] += src[cc];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+std::unique_ptr<T[]> column_buffer(const ConvGeometry& g, int64_t tile) {
+  return std::make_unique_for_overwrite<T[]>(size_t(tile * g.kh * g.kw * g.c));
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d_forward(const ConvGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
+  const int64_t rows = g.n * g.ho * g.wo;
+  const int64_t cg = g.c / g.groups, og = g.o / g.groups;
+  const int64_t kcols = g.kh * g.kw * cg, ld = g.kh * g.kw * g.c;
+  const bool direct = is_direct(g);
+  const int64_t tile = direct ? std::max<int64_t>(rows, 1) : tile_rows(rows, ld, sizeof(T));
+  std::unique_ptr<T[]> buf = direct ? nullptr : column_buffer<T>(g, tile);
+  for (int64_t r0 = 0; r0 < rows; r0 += tile) {
+    const int64_t mt = std::min(tile, rows - r0);
+    const T* a = direct ? x + r0 * g.c : buf.get();
+    const int64_t lda = direct ? g.c : ld;
+    const int64_t group_step = direct ? cg : kcols;
+    if (!direct) im2col(g, x, r0, mt, buf.get());
+    T* yt = y + r0 * g.o;
+    if (bias) {
+#pragma omp parallel for schedule(static) if (mt * g.o >= kParallelElems)
+      for (int64_t i = 0; i < mt; ++i) std::memcpy(yt + i * g.o, bias, size_t(g.o) * sizeof(T));
+    }
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      gemm<T>(false, true, mt, og, kcols, T(1), a + grp * group_step, lda,
+              weight + grp * og * kcols, kcols, bias ? T(1) : T(0), yt + grp * og, g.o);
+    }
+  }
+}
+
+template <typename T>
+void conv2d_backward_input(const ConvGeometry& g, const T* grad_y, const T* weight, T* grad_x) {
+  const int64_t rows = g.n * g.ho * g.wo;
+  const int64_t cg = g.c / g.groups, og = g.o / g.groups;
+  const int64_t kcols = g.kh * g.kw * cg, ld = g.kh * g.kw * g.c;
+  if (is_direct(g)) {
+    // Output rows and input pixels coincide: each GEMM writes its slice of grad_x once.
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      gemm<T>(false, false, rows, cg, og, T(1), grad_y + grp * og, g.o, weight + grp * og * cg, cg,
+              T(0), grad_x + grp * cg, g.c);
+    }
+    return;
+  }
+  std::fill(grad_x, grad_x + g.n * g.h * g.w * g.c, T(0));
+  const int64_t tile = tile_rows(rows, ld, sizeof(T));
+  std::unique_ptr<T[]> buf = column_buffer<T>(g, tile);
+  for (int64_t r0 = 0; r0 < rows; r0 += tile) {
+    const int64_t mt = std::min(tile, rows - r0);
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      gemm<T>(false, false, mt, kcols, og, T(1), grad_y + r0 * g.o + grp * og, g.o,
+              weight + grp * og * kcols, kcols, T(0), buf.get() + grp * kcols, ld);
+    }
+    col2im_add(g, buf.get(), r0, mt, grad_x);
+  }
+}
+
+template <typename T>
+void conv2d_backward_weight(const ConvGeometry& g, const T* x, const T* grad_y, T* grad_weight) {
+  const int64_t rows = g.n * g.ho * g.wo;
+  const int64_t cg = g.c / g.groups, og = g.o / g.groups;
+  const int64_t kcols = g.kh * g.kw * cg, ld = g.kh * g.kw * g.c;
+  if (rows == 0) {
+    std::fill(grad_weight, grad_weight + g.o * kcols, T(0));
+    return;
+  }
+  const bool direct = is_direct(g);
+  const int64_t tile = direct ? rows : tile_rows(rows, ld, sizeof(T));
+  std::unique_ptr<T[]> buf = direct ? nullptr : column_buffer<T>(g, tile);
+  for (int64_t r0 = 0; r0 < rows; r0 += tile) {
+    const int64_t mt = std::min(tile, rows - r0);
+    const T* a = direct ? x + r0 * g.c : buf.get();
+    const int64_t lda = direct ? g.c : ld;
+    const int64_t group_step = direct ? cg : kcols;
+    if (!direct) im2col(g, x, r0, mt, buf.get());
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      gemm<T>(true, false, og, kcols, mt, T(1), grad_y + r0 * g.o + grp * og, g.o,
+              a + grp * group_step, lda, r0 == 0 ? T(0) : T(1), grad_weight + grp * og * kcols,
+              kcols);
+    }
+  }
+}
+
+#define ENGINE_CONV_INSTANTIATE(T)                                                        \
+  template void conv2d_forward<T>(const ConvGeometry&, const T*, const T*, const T*, T*); \
+  template void conv2d_backward_input<T>(const ConvGeometry&, const T*, const T*, T*);    \
+  template void conv2d_backward_weight<T>(const ConvGeometry&, const T*, const T*, T*);
+ENGINE_CONV_INSTANTIATE(float)
+ENGINE_CONV_INSTANTIATE(double)
+#undef ENGINE_CONV_INSTANTIATE
+
+}  // namespace engine::cpu
