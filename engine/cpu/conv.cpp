@@ -22,6 +22,8 @@ namespace {
 constexpr int64_t kTileBytes = int64_t(4) << 20;
 // Below this many elements copied per tile the OpenMP fork costs more than it saves.
 constexpr int64_t kParallelElems = int64_t(1) << 14;
+// Convolutions smaller than this many FLOPs run on one thread.
+constexpr double kParallelFlops = 4e6;
 
 bool is_direct(const ConvGeometry& g) {
   return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
@@ -43,11 +45,10 @@ inline Pixel decode(const ConvGeometry& g, int64_t r) {
   return {t / g.ho, t % g.ho, ow};
 }
 
-// Columns of output rows [r0, r0 + mt) into col [mt, KH*KW*C].
+// Columns of output rows [r0, r0 + mt) into col [mt, KH*KW*C], on the calling thread.
 template <typename T>
-void im2col(const ConvGeometry& g, const T* x, int64_t r0, int64_t mt, T* col) {
+void im2col_rows(const ConvGeometry& g, const T* x, int64_t r0, int64_t mt, T* col) {
   const int64_t kk = g.kh * g.kw, cg = g.c / g.groups, ld = kk * g.c;
-#pragma omp parallel for schedule(static) if (mt * ld >= kParallelElems)
   for (int64_t i = 0; i < mt; ++i) {
     Pixel p = decode(g, r0 + i);
     T* dst = col + i * ld;
@@ -68,6 +69,19 @@ void im2col(const ConvGeometry& g, const T* x, int64_t r0, int64_t mt, T* col) {
         }
       }
     }
+  }
+}
+
+// im2col_rows split over the OpenMP threads.
+template <typename T>
+void im2col(const ConvGeometry& g, const T* x, int64_t r0, int64_t mt, T* col) {
+  const int64_t ld = g.kh * g.kw * g.c;
+  const int64_t chunk = 16;
+  const int64_t nchunks = (mt + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (mt * ld >= kParallelElems)
+  for (int64_t t = 0; t < nchunks; ++t) {
+    const int64_t i0 = t * chunk;
+    im2col_rows(g, x, r0 + i0, std::min(chunk, mt - i0), col + i0 * ld);
   }
 }
 
@@ -121,17 +135,29 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* weight, const T*
   const int64_t cg = g.c / g.groups, og = g.o / g.groups;
   const int64_t kcols = g.kh * g.kw * cg, ld = g.kh * g.kw * g.c;
   const bool direct = is_direct(g);
-  const int64_t tile = direct ? std::max<int64_t>(rows, 1) : tile_rows(rows, ld, sizeof(T));
-  std::unique_ptr<T[]> buf = direct ? nullptr : column_buffer<T>(g, tile);
-  for (int64_t r0 = 0; r0 < rows; r0 += tile) {
+  // Each thread runs whole tiles (im2col, then a single-threaded GEMM: OpenBLAS's OpenMP build
+  // uses one thread inside a parallel region). One fork per call instead of several barriers
+  // per tile, and a tile's columns are read back from the cache of the core that wrote them.
+  const double flops = 2.0 * double(rows) * double(g.o) * double(kcols);
+  const int nt = flops >= kParallelFlops ? omp_get_max_threads() : 1;
+  int64_t ntiles =
+      direct ? 1 : (rows + tile_rows(rows, ld, sizeof(T)) - 1) / tile_rows(rows, ld, sizeof(T));
+  ntiles = std::min<int64_t>(rows, (ntiles + nt - 1) / nt * nt);
+  const int64_t tile = (rows + ntiles - 1) / ntiles;
+  std::unique_ptr<T[]> buf =
+      direct ? nullptr : std::make_unique_for_overwrite<T[]>(size_t(nt * tile * ld));
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+  for (int64_t t = 0; t < ntiles; ++t) {
+    const int64_t r0 = t * tile;
     const int64_t mt = std::min(tile, rows - r0);
-    const T* a = direct ? x + r0 * g.c : buf.get();
+    if (mt <= 0) continue;
+    T* col = direct ? nullptr : buf.get() + omp_get_thread_num() * tile * ld;
+    const T* a = direct ? x + r0 * g.c : col;
     const int64_t lda = direct ? g.c : ld;
     const int64_t group_step = direct ? cg : kcols;
-    if (!direct) im2col(g, x, r0, mt, buf.get());
+    if (!direct) im2col_rows(g, x, r0, mt, col);
     T* yt = y + r0 * g.o;
     if (bias) {
-#pragma omp parallel for schedule(static) if (mt * g.o >= kParallelElems)
       for (int64_t i = 0; i < mt; ++i) std::memcpy(yt + i * g.o, bias, size_t(g.o) * sizeof(T));
     }
     for (int64_t grp = 0; grp < g.groups; ++grp) {
