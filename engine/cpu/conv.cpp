@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "engine/kernels/conv.h"
 #include "engine/kernels/linalg.h"
@@ -33,6 +34,26 @@ int64_t tile_rows(int64_t rows, int64_t row_elems, size_t elem_size) {
   int64_t t = kTileBytes / std::max<int64_t>(1, row_elems * int64_t(elem_size));
   t = std::max<int64_t>(t, 32);
   return std::min(t, std::max<int64_t>(rows, 1));
+}
+
+// How a call splits its output rows: ntiles tiles of `tile` rows over nt threads, ntiles a
+// multiple of nt so that (schedule static) every thread gets the same number of tiles.
+struct TilePlan {
+  int nt = 1;
+  int64_t ntiles = 1, tile = 1;
+};
+
+TilePlan plan_tiles(const ConvGeometry& g, bool direct, size_t elem_size) {
+  const int64_t rows = g.n * g.ho * g.wo, ld = g.kh * g.kw * g.c;
+  const double flops = 2.0 * double(rows) * double(g.o) * double(ld / g.groups);
+  TilePlan p;
+  p.nt = flops >= kParallelFlops ? omp_get_max_threads() : 1;
+  const int64_t max_tile = direct ? std::max<int64_t>(rows, 1) : tile_rows(rows, ld, elem_size);
+  int64_t ntiles = (rows + max_tile - 1) / max_tile;
+  ntiles = (ntiles + p.nt - 1) / p.nt * p.nt;
+  p.ntiles = std::max<int64_t>(1, std::min(ntiles, rows));
+  p.tile = std::max<int64_t>(1, (rows + p.ntiles - 1) / p.ntiles);
+  return p;
 }
 
 struct Pixel {
@@ -85,40 +106,47 @@ void im2col(const ConvGeometry& g, const T* x, int64_t r0, int64_t mt, T* col) {
   }
 }
 
+// dst[(pixel - pix_lo) * C + cc] += the col entries of rows [r0, r0 + mt) that land on input
+// channel cc of `pixel`, for channels cc in [c0, c1). Every touched pixel must be >= pix_lo.
+template <typename T>
+void col2im_rows(const ConvGeometry& g, const T* col, int64_t r0, int64_t mt, int64_t c0,
+                 int64_t c1, T* dst_base, int64_t pix_lo) {
+  const int64_t kk = g.kh * g.kw, cg = g.c / g.groups, ld = kk * g.c;
+  for (int64_t i = 0; i < mt; ++i) {
+    Pixel p = decode(g, r0 + i);
+    const T* src_row = col + i * ld;
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      int64_t ih = p.oh * g.sh - g.ph + ki * g.dh;
+      if (ih < 0 || ih >= g.h) continue;
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        int64_t iw = p.ow * g.sw - g.pw + kj * g.dw;
+        if (iw < 0 || iw >= g.w) continue;
+        int64_t tap = ki * g.kw + kj;
+        T* dst = dst_base + ((p.n * g.h + ih) * g.w + iw - pix_lo) * g.c;
+        for (int64_t grp = c0 / cg; grp * cg < c1; ++grp) {
+          const int64_t lo = std::max(c0, grp * cg), hi = std::min(c1, (grp + 1) * cg);
+          // src[cc] is channel cc of group grp's run for this tap.
+          const T* src = src_row + (grp * kk + tap) * cg - grp * cg;
+#pragma omp simd
+          for (int64_t cc = lo; cc < hi; ++cc) dst[cc] += src[cc];
+        }
+      }
+    }
+  }
+}
+
 // grad_x += scatter of col [mt, KH*KW*C] (rows r0..r0+mt). Several output pixels hit the same
 // input pixel, so threads split the channels rather than the rows: no two threads write the
 // same element.
 template <typename T>
 void col2im_add(const ConvGeometry& g, const T* col, int64_t r0, int64_t mt, T* gx) {
-  const int64_t kk = g.kh * g.kw, cg = g.c / g.groups, ld = kk * g.c;
+  const int64_t ld = g.kh * g.kw * g.c;
   const int nt = (mt * ld >= kParallelElems && g.c >= 16) ? omp_get_max_threads() : 1;
 #pragma omp parallel num_threads(nt)
   {
     const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
     const int64_t c0 = g.c * tid / nth, c1 = g.c * (tid + 1) / nth;
-    if (c0 < c1) {
-      for (int64_t i = 0; i < mt; ++i) {
-        Pixel p = decode(g, r0 + i);
-        const T* src_row = col + i * ld;
-        for (int64_t ki = 0; ki < g.kh; ++ki) {
-          int64_t ih = p.oh * g.sh - g.ph + ki * g.dh;
-          if (ih < 0 || ih >= g.h) continue;
-          for (int64_t kj = 0; kj < g.kw; ++kj) {
-            int64_t iw = p.ow * g.sw - g.pw + kj * g.dw;
-            if (iw < 0 || iw >= g.w) continue;
-            int64_t tap = ki * g.kw + kj;
-            T* dst = gx + ((p.n * g.h + ih) * g.w + iw) * g.c;
-            for (int64_t grp = c0 / cg; grp * cg < c1; ++grp) {
-              const int64_t lo = std::max(c0, grp * cg), hi = std::min(c1, (grp + 1) * cg);
-              // src[cc] is channel cc of group grp's run for this tap.
-              const T* src = src_row + (grp * kk + tap) * cg - grp * cg;
-#pragma omp simd
-              for (int64_t cc = lo; cc < hi; ++cc) dst[cc] += src[cc];
-            }
-          }
-        }
-      }
-    }
+    if (c0 < c1) col2im_rows(g, col, r0, mt, c0, c1, gx, 0);
   }
 }
 
@@ -138,12 +166,9 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* weight, const T*
   // Each thread runs whole tiles (im2col, then a single-threaded GEMM: OpenBLAS's OpenMP build
   // uses one thread inside a parallel region). One fork per call instead of several barriers
   // per tile, and a tile's columns are read back from the cache of the core that wrote them.
-  const double flops = 2.0 * double(rows) * double(g.o) * double(kcols);
-  const int nt = flops >= kParallelFlops ? omp_get_max_threads() : 1;
-  int64_t ntiles =
-      direct ? 1 : (rows + tile_rows(rows, ld, sizeof(T)) - 1) / tile_rows(rows, ld, sizeof(T));
-  ntiles = std::min<int64_t>(rows, (ntiles + nt - 1) / nt * nt);
-  const int64_t tile = (rows + ntiles - 1) / ntiles;
+  const TilePlan pl = plan_tiles(g, direct, sizeof(T));
+  const int nt = pl.nt;
+  const int64_t ntiles = pl.ntiles, tile = pl.tile;
   std::unique_ptr<T[]> buf =
       direct ? nullptr : std::make_unique_for_overwrite<T[]>(size_t(nt * tile * ld));
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
@@ -180,16 +205,71 @@ void conv2d_backward_input(const ConvGeometry& g, const T* grad_y, const T* weig
     }
     return;
   }
-  std::fill(grad_x, grad_x + g.n * g.h * g.w * g.c, T(0));
-  const int64_t tile = tile_rows(rows, ld, sizeof(T));
-  std::unique_ptr<T[]> buf = column_buffer<T>(g, tile);
-  for (int64_t r0 = 0; r0 < rows; r0 += tile) {
-    const int64_t mt = std::min(tile, rows - r0);
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      gemm<T>(false, false, mt, kcols, og, T(1), grad_y + r0 * g.o + grp * og, g.o,
-              weight + grp * og * kcols, kcols, T(0), buf.get() + grp * kcols, ld);
+  const TilePlan pl = plan_tiles(g, false, sizeof(T));
+  const int64_t pixels = g.n * g.h * g.w;
+  if (pl.nt == 1) {
+    std::fill(grad_x, grad_x + pixels * g.c, T(0));
+    std::unique_ptr<T[]> buf = column_buffer<T>(g, pl.tile);
+    for (int64_t r0 = 0; r0 < rows; r0 += pl.tile) {
+      const int64_t mt = std::min(pl.tile, rows - r0);
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        gemm<T>(false, false, mt, kcols, og, T(1), grad_y + r0 * g.o + grp * og, g.o,
+                weight + grp * og * kcols, kcols, T(0), buf.get() + grp * kcols, ld);
+      }
+      col2im_add(g, buf.get(), r0, mt, grad_x);
     }
-    col2im_add(g, buf.get(), r0, mt, grad_x);
+    return;
+  }
+  // Threads own contiguous row ranges and scatter into private copies of the input pixels those
+  // rows reach (their ranges overlap only in a band of kernel height), summed at the end.
+  const int nt = pl.nt;
+  const int64_t rows_per_thread = pl.ntiles / nt * pl.tile;
+  std::vector<int64_t> lo(size_t(nt), 0), hi(size_t(nt), 0);
+  int64_t priv_total = 0;
+  std::vector<int64_t> priv_off(size_t(nt), 0);
+  for (int t = 0; t < nt; ++t) {
+    const int64_t r_begin = std::min(rows, t * rows_per_thread);
+    const int64_t r_end = std::min(rows, (t + 1) * rows_per_thread);
+    if (r_begin < r_end) {
+      Pixel first = decode(g, r_begin), last = decode(g, r_end - 1);
+      const int64_t ih_lo = std::clamp<int64_t>(first.oh * g.sh - g.ph, 0, g.h);
+      const int64_t ih_hi =
+          std::clamp<int64_t>(last.oh * g.sh - g.ph + (g.kh - 1) * g.dh + 1, 0, g.h);
+      lo[size_t(t)] = (first.n * g.h + ih_lo) * g.w;
+      hi[size_t(t)] = std::max(lo[size_t(t)], (last.n * g.h + ih_hi) * g.w);
+    }
+    priv_off[size_t(t)] = priv_total;
+    priv_total += (hi[size_t(t)] - lo[size_t(t)]) * g.c;
+  }
+  std::unique_ptr<T[]> priv = std::make_unique_for_overwrite<T[]>(size_t(priv_total));
+  std::unique_ptr<T[]> buf = std::make_unique_for_overwrite<T[]>(size_t(nt * pl.tile * ld));
+#pragma omp parallel num_threads(nt)
+  {
+    const int tid = omp_get_thread_num();
+    T* mine = priv.get() + priv_off[size_t(tid)];
+    std::fill(mine, mine + (hi[size_t(tid)] - lo[size_t(tid)]) * g.c, T(0));
+    T* col = buf.get() + tid * pl.tile * ld;
+    const int64_t r_end = std::min(rows, (tid + 1) * rows_per_thread);
+    for (int64_t r0 = std::min(rows, tid * rows_per_thread); r0 < r_end; r0 += pl.tile) {
+      const int64_t mt = std::min(pl.tile, r_end - r0);
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        gemm<T>(false, false, mt, kcols, og, T(1), grad_y + r0 * g.o + grp * og, g.o,
+                weight + grp * og * kcols, kcols, T(0), col + grp * kcols, ld);
+      }
+      col2im_rows(g, col, r0, mt, 0, g.c, mine, lo[size_t(tid)]);
+    }
+#pragma omp barrier
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < pixels; ++p) {
+      T* d = grad_x + p * g.c;
+      std::fill(d, d + g.c, T(0));
+      for (int t = 0; t < nt; ++t) {
+        if (p < lo[size_t(t)] || p >= hi[size_t(t)]) continue;
+        const T* s = priv.get() + priv_off[size_t(t)] + (p - lo[size_t(t)]) * g.c;
+#pragma omp simd
+        for (int64_t cc = 0; cc < g.c; ++cc) d[cc] += s[cc];
+      }
+    }
   }
 }
 
@@ -203,18 +283,54 @@ void conv2d_backward_weight(const ConvGeometry& g, const T* x, const T* grad_y, 
     return;
   }
   const bool direct = is_direct(g);
-  const int64_t tile = direct ? rows : tile_rows(rows, ld, sizeof(T));
-  std::unique_ptr<T[]> buf = direct ? nullptr : column_buffer<T>(g, tile);
-  for (int64_t r0 = 0; r0 < rows; r0 += tile) {
-    const int64_t mt = std::min(tile, rows - r0);
-    const T* a = direct ? x + r0 * g.c : buf.get();
-    const int64_t lda = direct ? g.c : ld;
-    const int64_t group_step = direct ? cg : kcols;
-    if (!direct) im2col(g, x, r0, mt, buf.get());
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      gemm<T>(true, false, og, kcols, mt, T(1), grad_y + r0 * g.o + grp * og, g.o,
-              a + grp * group_step, lda, r0 == 0 ? T(0) : T(1), grad_weight + grp * og * kcols,
-              kcols);
+  const TilePlan pl = plan_tiles(g, direct, sizeof(T));
+  const int64_t wsize = g.o * kcols;
+  if (direct || pl.nt == 1) {
+    // One pass of GEMMs accumulating over the rows (BLAS threads the direct case's single GEMM).
+    std::unique_ptr<T[]> buf = direct ? nullptr : column_buffer<T>(g, pl.tile);
+    for (int64_t r0 = 0; r0 < rows; r0 += pl.tile) {
+      const int64_t mt = std::min(pl.tile, rows - r0);
+      const T* a = direct ? x + r0 * g.c : buf.get();
+      const int64_t lda = direct ? g.c : ld;
+      const int64_t group_step = direct ? cg : kcols;
+      if (!direct) im2col(g, x, r0, mt, buf.get());
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        gemm<T>(true, false, og, kcols, mt, T(1), grad_y + r0 * g.o + grp * og, g.o,
+                a + grp * group_step, lda, r0 == 0 ? T(0) : T(1), grad_weight + grp * og * kcols,
+                kcols);
+      }
+    }
+    return;
+  }
+  // Each thread accumulates its tiles into a private weight gradient; the copies are summed.
+  const int nt = pl.nt;
+  std::unique_ptr<T[]> partial = std::make_unique_for_overwrite<T[]>(size_t(nt * wsize));
+  std::unique_ptr<T[]> buf = std::make_unique_for_overwrite<T[]>(size_t(nt * pl.tile * ld));
+  const int64_t tiles_per_thread = pl.ntiles / nt;
+#pragma omp parallel num_threads(nt)
+  {
+    const int tid = omp_get_thread_num();
+    T* gw = partial.get() + tid * wsize;
+    T* col = buf.get() + tid * pl.tile * ld;
+    bool first = true;
+    for (int64_t t = tid * tiles_per_thread; t < (tid + 1) * tiles_per_thread; ++t) {
+      const int64_t r0 = t * pl.tile;
+      const int64_t mt = std::min(pl.tile, rows - r0);
+      if (mt <= 0) break;
+      im2col_rows(g, x, r0, mt, col);
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        gemm<T>(true, false, og, kcols, mt, T(1), grad_y + r0 * g.o + grp * og, g.o,
+                col + grp * kcols, ld, first ? T(0) : T(1), gw + grp * og * kcols, kcols);
+      }
+      first = false;
+    }
+    if (first) std::fill(gw, gw + wsize, T(0));
+#pragma omp barrier
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < wsize; ++i) {
+      T acc = T(0);
+      for (int t = 0; t < nt; ++t) acc += partial[size_t(t * wsize + i)];
+      grad_weight[i] = acc;
     }
   }
 }

@@ -162,6 +162,11 @@ TEST(Conv2d, LargeTiledCaseMatchesDirectLoop) {
   // 3198 output rows of 1152 columns: several 4 MB im2col tiles and the parallel col2im path.
   check_against_naive<float>({2, 41, 39, 128, 16, 3, 3, make_params(1, 1, 1, 1, 1, 1, 1), true},
                              1e-4);
+  // Threaded paths with stride, dilation and groups; rows split mid-image between threads.
+  check_against_naive<float>({3, 23, 19, 64, 32, 3, 3, make_params(2, 2, 2, 2, 2, 2, 2), true},
+                             1e-4);
+  check_against_naive<double>({3, 23, 19, 64, 32, 3, 3, make_params(2, 1, 2, 1, 2, 1, 2), false},
+                              1e-10);
 }
 
 TEST(Conv2d, HandComputedSum) {
