@@ -23,6 +23,8 @@ namespace {
 constexpr int64_t kTileBytes = int64_t(4) << 20;
 // Below this many elements copied per tile the OpenMP fork costs more than it saves.
 constexpr int64_t kParallelElems = int64_t(1) << 14;
+// Forward tiles per thread (dynamic schedule).
+constexpr int64_t kTilesPerThread = 4;
 // Convolutions smaller than this many FLOPs run on one thread.
 constexpr double kParallelFlops = 4e6;
 
@@ -37,19 +39,21 @@ int64_t tile_rows(int64_t rows, int64_t row_elems, size_t elem_size) {
 }
 
 // How a call splits its output rows: ntiles tiles of `tile` rows over nt threads, ntiles a
-// multiple of nt so that (schedule static) every thread gets the same number of tiles.
+// multiple of nt (at least min_per_thread each) so that a static schedule is balanced.
 struct TilePlan {
   int nt = 1;
   int64_t ntiles = 1, tile = 1;
 };
 
-TilePlan plan_tiles(const ConvGeometry& g, bool direct, size_t elem_size) {
+TilePlan plan_tiles(const ConvGeometry& g, bool direct, size_t elem_size,
+                    int64_t min_per_thread = 1) {
   const int64_t rows = g.n * g.ho * g.wo, ld = g.kh * g.kw * g.c;
   const double flops = 2.0 * double(rows) * double(g.o) * double(ld / g.groups);
   TilePlan p;
   p.nt = flops >= kParallelFlops ? omp_get_max_threads() : 1;
   const int64_t max_tile = direct ? std::max<int64_t>(rows, 1) : tile_rows(rows, ld, elem_size);
   int64_t ntiles = (rows + max_tile - 1) / max_tile;
+  ntiles = std::max<int64_t>(ntiles, p.nt > 1 ? min_per_thread * p.nt : 1);
   ntiles = (ntiles + p.nt - 1) / p.nt * p.nt;
   p.ntiles = std::max<int64_t>(1, std::min(ntiles, rows));
   p.tile = std::max<int64_t>(1, (rows + p.ntiles - 1) / p.ntiles);
@@ -166,12 +170,15 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* weight, const T*
   // Each thread runs whole tiles (im2col, then a single-threaded GEMM: OpenBLAS's OpenMP build
   // uses one thread inside a parallel region). One fork per call instead of several barriers
   // per tile, and a tile's columns are read back from the cache of the core that wrote them.
-  const TilePlan pl = plan_tiles(g, direct, sizeof(T));
+  // Tiles are handed out dynamically, several per thread, so that a thread slowed down by other
+  // processes on its core does not hold up the whole call (each tile's output is independent,
+  // so the result does not depend on the assignment).
+  const TilePlan pl = plan_tiles(g, direct, sizeof(T), kTilesPerThread);
   const int nt = pl.nt;
   const int64_t ntiles = pl.ntiles, tile = pl.tile;
   std::unique_ptr<T[]> buf =
       direct ? nullptr : std::make_unique_for_overwrite<T[]>(size_t(nt * tile * ld));
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
   for (int64_t t = 0; t < ntiles; ++t) {
     const int64_t r0 = t * tile;
     const int64_t mt = std::min(tile, rows - r0);
