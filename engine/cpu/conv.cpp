@@ -70,6 +70,17 @@ inline Pixel decode(const ConvGeometry& g, int64_t r) {
   return {t / g.ho, t % g.ho, ow};
 }
 
+// Short runs (the stem's 3 channels) are cheaper as an inlined loop than a memcpy call.
+template <typename T>
+inline void copy_run(T* dst, const T* src, int64_t n) {
+  if (n >= 64) {
+    std::memcpy(dst, src, size_t(n) * sizeof(T));
+    return;
+  }
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+
 // Columns of output rows [r0, r0 + mt) into col [mt, KH*KW*C], on the calling thread.
 template <typename T>
 void im2col_rows(const ConvGeometry& g, const T* x, int64_t r0, int64_t mt, T* col) {
@@ -77,17 +88,25 @@ void im2col_rows(const ConvGeometry& g, const T* x, int64_t r0, int64_t mt, T* c
   for (int64_t i = 0; i < mt; ++i) {
     Pixel p = decode(g, r0 + i);
     T* dst = col + i * ld;
+    const int64_t iw0 = p.ow * g.sw - g.pw;
     for (int64_t ki = 0; ki < g.kh; ++ki) {
-      int64_t ih = p.oh * g.sh - g.ph + ki * g.dh;
+      const int64_t ih = p.oh * g.sh - g.ph + ki * g.dh;
+      const bool row_inside = ih >= 0 && ih < g.h;
+      if (row_inside && g.groups == 1 && g.dw == 1 && iw0 >= 0 && iw0 + g.kw <= g.w) {
+        // Undilated taps of one kernel row are adjacent pixels: a single run of KW*C values in
+        // the input and in the column row alike.
+        copy_run(dst + ki * g.kw * g.c, x + ((p.n * g.h + ih) * g.w + iw0) * g.c, g.kw * g.c);
+        continue;
+      }
       for (int64_t kj = 0; kj < g.kw; ++kj) {
-        int64_t iw = p.ow * g.sw - g.pw + kj * g.dw;
-        int64_t tap = ki * g.kw + kj;
-        bool inside = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
+        const int64_t iw = iw0 + kj * g.dw;
+        const int64_t tap = ki * g.kw + kj;
+        const bool inside = row_inside && iw >= 0 && iw < g.w;
         const T* src = x + ((p.n * g.h + ih) * g.w + iw) * g.c;
         for (int64_t grp = 0; grp < g.groups; ++grp) {
           T* d = dst + (grp * kk + tap) * cg;
           if (inside) {
-            std::memcpy(d, src + grp * cg, size_t(cg) * sizeof(T));
+            copy_run(d, src + grp * cg, cg);
           } else {
             std::fill(d, d + cg, T(0));
           }
