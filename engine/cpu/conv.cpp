@@ -224,10 +224,17 @@ void conv2d_backward_input(const ConvGeometry& g, const T* grad_y, const T* weig
   const int64_t cg = g.c / g.groups, og = g.o / g.groups;
   const int64_t kcols = g.kh * g.kw * cg, ld = g.kh * g.kw * g.c;
   if (is_direct(g)) {
-    // Output rows and input pixels coincide: each GEMM writes its slice of grad_x once.
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      gemm<T>(false, false, rows, cg, og, T(1), grad_y + grp * og, g.o, weight + grp * og * cg, cg,
-              T(0), grad_x + grp * cg, g.c);
+    // Output rows and input pixels coincide: tiles of rows write disjoint slices of grad_x.
+    const TilePlan pl = plan_tiles(g, true, sizeof(T), kTilesPerThread);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(pl.nt) if (pl.nt > 1)
+    for (int64_t t = 0; t < pl.ntiles; ++t) {
+      const int64_t r0 = t * pl.tile;
+      const int64_t mt = std::min(pl.tile, rows - r0);
+      if (mt <= 0) continue;
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        gemm<T>(false, false, mt, cg, og, T(1), grad_y + r0 * g.o + grp * og, g.o,
+                weight + grp * og * cg, cg, T(0), grad_x + r0 * g.c + grp * cg, g.c);
+      }
     }
     return;
   }
@@ -311,8 +318,8 @@ void conv2d_backward_weight(const ConvGeometry& g, const T* x, const T* grad_y, 
   const bool direct = is_direct(g);
   const TilePlan pl = plan_tiles(g, direct, sizeof(T));
   const int64_t wsize = g.o * kcols;
-  if (direct || pl.nt == 1) {
-    // One pass of GEMMs accumulating over the rows (BLAS threads the direct case's single GEMM).
+  if (pl.nt == 1) {
+    // One pass of GEMMs accumulating over the rows.
     std::unique_ptr<T[]> buf = direct ? nullptr : column_buffer<T>(g, pl.tile);
     for (int64_t r0 = 0; r0 < rows; r0 += pl.tile) {
       const int64_t mt = std::min(pl.tile, rows - r0);
@@ -331,22 +338,25 @@ void conv2d_backward_weight(const ConvGeometry& g, const T* x, const T* grad_y, 
   // Each thread accumulates its tiles into a private weight gradient; the copies are summed.
   const int nt = pl.nt;
   std::unique_ptr<T[]> partial = std::make_unique_for_overwrite<T[]>(size_t(nt * wsize));
-  std::unique_ptr<T[]> buf = std::make_unique_for_overwrite<T[]>(size_t(nt * pl.tile * ld));
+  std::unique_ptr<T[]> buf =
+      direct ? nullptr : std::make_unique_for_overwrite<T[]>(size_t(nt * pl.tile * ld));
   const int64_t tiles_per_thread = pl.ntiles / nt;
 #pragma omp parallel num_threads(nt)
   {
     const int tid = omp_get_thread_num();
     T* gw = partial.get() + tid * wsize;
-    T* col = buf.get() + tid * pl.tile * ld;
+    T* col = direct ? nullptr : buf.get() + tid * pl.tile * ld;
     bool first = true;
     for (int64_t t = tid * tiles_per_thread; t < (tid + 1) * tiles_per_thread; ++t) {
       const int64_t r0 = t * pl.tile;
       const int64_t mt = std::min(pl.tile, rows - r0);
       if (mt <= 0) break;
-      im2col_rows(g, x, r0, mt, col);
+      const T* a = direct ? x + r0 * g.c : col;
+      if (!direct) im2col_rows(g, x, r0, mt, col);
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         gemm<T>(true, false, og, kcols, mt, T(1), grad_y + r0 * g.o + grp * og, g.o,
-                col + grp * kcols, ld, first ? T(0) : T(1), gw + grp * og * kcols, kcols);
+                a + grp * (direct ? cg : kcols), direct ? g.c : ld, first ? T(0) : T(1),
+                gw + grp * og * kcols, kcols);
       }
       first = false;
     }

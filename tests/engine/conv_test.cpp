@@ -165,6 +165,9 @@ TEST(Conv2d, LargeTiledCaseMatchesDirectLoop) {
   // Threaded paths with stride, dilation and groups; rows split mid-image between threads.
   check_against_naive<float>({3, 23, 19, 64, 32, 3, 3, make_params(2, 2, 2, 2, 2, 2, 2), true},
                              1e-4);
+  // Threaded 1x1 paths (no im2col), grouped.
+  check_against_naive<float>({2, 21, 19, 128, 64, 1, 1, make_params(1, 1, 0, 0, 1, 1, 2), true},
+                             1e-4);
   check_against_naive<double>({3, 23, 19, 64, 32, 3, 3, make_params(2, 1, 2, 1, 2, 1, 2), false},
                               1e-10);
 }
