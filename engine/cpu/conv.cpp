@@ -2,8 +2,11 @@
 // pixel, the input C-channel runs under every kernel tap (ordered group, kh, kw, c), so each copy
 // is a contiguous run of C/groups values. A 1x1 stride-1 unpadded convolution needs no im2col:
 // the NHWC input already is the [N*H*W, C] matrix. Rows are processed in tiles so the column
-// buffer stays small (it is allocated once per call and reused by every tile); im2col/col2im run
-// under OpenMP and the GEMMs run outside parallel regions so OpenBLAS threads them itself.
+// buffers stay small (one per thread, allocated once per call and reused by every tile).
+// Threads split the tiles; each runs im2col and then a single-threaded GEMM on its own tile
+// (OpenBLAS's OpenMP build runs on the calling thread inside a parallel region, so nothing
+// nests). One fork per call instead of barriers per tile matters on a 2-core machine shared with
+// other work, and a tile's columns are read back from the cache of the core that wrote them.
 #include <omp.h>
 
 #include <algorithm>
@@ -51,11 +54,13 @@ TilePlan plan_tiles(const ConvGeometry& g, bool direct, size_t elem_size,
   const double flops = 2.0 * double(rows) * double(g.o) * double(ld / g.groups);
   TilePlan p;
   p.nt = flops >= kParallelFlops ? omp_get_max_threads() : 1;
+  // Every thread needs at least one row (the threaded paths split rows into equal shares).
+  if (rows < p.nt) p.nt = 1;
   const int64_t max_tile = direct ? std::max<int64_t>(rows, 1) : tile_rows(rows, ld, elem_size);
   int64_t ntiles = (rows + max_tile - 1) / max_tile;
   ntiles = std::max<int64_t>(ntiles, p.nt > 1 ? min_per_thread * p.nt : 1);
   ntiles = (ntiles + p.nt - 1) / p.nt * p.nt;
-  p.ntiles = std::max<int64_t>(1, std::min(ntiles, rows));
+  p.ntiles = std::max<int64_t>(1, std::min(ntiles, rows / p.nt * p.nt));
   p.tile = std::max<int64_t>(1, (rows + p.ntiles - 1) / p.ntiles);
   return p;
 }
@@ -186,9 +191,6 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* weight, const T*
   const int64_t cg = g.c / g.groups, og = g.o / g.groups;
   const int64_t kcols = g.kh * g.kw * cg, ld = g.kh * g.kw * g.c;
   const bool direct = is_direct(g);
-  // Each thread runs whole tiles (im2col, then a single-threaded GEMM: OpenBLAS's OpenMP build
-  // uses one thread inside a parallel region). One fork per call instead of several barriers
-  // per tile, and a tile's columns are read back from the cache of the core that wrote them.
   // Tiles are handed out dynamically, several per thread, so that a thread slowed down by other
   // processes on its core does not hold up the whole call (each tile's output is independent,
   // so the result does not depend on the assignment).

@@ -168,6 +168,11 @@ TEST(Conv2d, LargeTiledCaseMatchesDirectLoop) {
   // Threaded 1x1 paths (no im2col), grouped.
   check_against_naive<float>({2, 21, 19, 128, 64, 1, 1, make_params(1, 1, 0, 0, 1, 1, 2), true},
                              1e-4);
+  // Large enough to thread but a single output pixel: fewer rows than threads.
+  check_against_naive<double>({1, 1, 1, 1024, 2048, 1, 1, make_params(1, 1, 0, 0, 1, 1, 1), true},
+                              1e-10);
+  check_against_naive<double>({1, 1, 1, 256, 1024, 3, 3, make_params(1, 1, 1, 1, 1, 1, 1), true},
+                              1e-10);
   check_against_naive<double>({3, 23, 19, 64, 32, 3, 3, make_params(2, 1, 2, 1, 2, 1, 2), false},
                               1e-10);
 }
