@@ -26,7 +26,6 @@ std::optional<MatrixAccess> blas_access(int64_t rows, int64_t cols, int64_t s_ro
   if (s_col == 1 && s_row >= std::max<int64_t>(cols, 1)) return MatrixAccess{false, s_row};
   if (rows == 1 && cols == 1) return MatrixAccess{false, 1};
   if (s_row == 1 && s_col >= std::max<int64_t>(rows, 1)) return MatrixAccess{true, s_col};
-  if (cols == 1 && s_row == 1) return MatrixAccess{true, std::max<int64_t>(rows, 1)};
   return std::nullopt;
 }
 
