@@ -26,7 +26,6 @@ std::optional<MatrixAccess> blas_access(int64_t rows, int64_t cols, int64_t s_ro
   if (s_col == 1 && s_row >= std::max<int64_t>(cols, 1)) return MatrixAccess{false, s_row};
   if (rows == 1 && cols == 1) return MatrixAccess{false, 1};
   if (s_row == 1 && s_col >= std::max<int64_t>(rows, 1)) return MatrixAccess{true, s_col};
-  if (cols == 1 && s_row == 1) return MatrixAccess{true, std::max<int64_t>(rows, 1)};
   return std::nullopt;
 }
 
@@ -75,11 +74,22 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
   Layout la = make_layout(batch, batch_strides(a, batch));
   Layout lb = make_layout(batch, batch_strides(b, batch));
   int64_t nbatch = numel(batch);
+  bool b_shared = true;
+  for (int d = 0; d < lb.ndim; ++d) b_shared = b_shared && lb.strides[d] == 0;
   ops::dispatch_cpu_float(op, a, [&](auto tag) {
     using T = decltype(tag);
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
     T* pc = out.data<T>();
+    if (nbatch > 1 && b_shared && a.is_contiguous() && ba == batch) {
+      // One matrix applied to a dense stack: the stack is a single [batch*M, K] matrix.
+      cpu::gemm<T>(false, acc_b->trans, nbatch * m, n, k, T(1), pa, k, pb, acc_b->ld, T(0), pc, n);
+      return;
+    }
+    // Many small products: one per thread (BLAS then runs single-threaded inside the region);
+    // large ones: one after the other, each threaded by BLAS.
+    const bool per_thread = nbatch > 1 && 2.0 * double(m) * double(n) * double(k) < 4e6;
+#pragma omp parallel for schedule(static) if (per_thread)
     for (int64_t i = 0; i < nbatch; ++i) {
       cpu::gemm<T>(acc_a->trans, acc_b->trans, m, n, k, T(1), pa + la.offset_of(i), acc_a->ld,
                    pb + lb.offset_of(i), acc_b->ld, T(0), pc + i * m * n, n);

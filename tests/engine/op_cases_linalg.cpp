@@ -35,6 +35,9 @@ std::vector<OpCase> cases() {
   out.push_back(plain);
   out.push_back(mm("matmul/batched", {3, 5, 7}, {3, 7, 4}));
   out.push_back(mm("matmul/batch_times_matrix", {3, 5, 7}, {7, 4}));
+  out.push_back(mm("matmul/stack_times_expanded_matrix", {1, 5, 7}, {7, 4}, [](const V& x) {
+    return matmul(x[0], x[1].expand({3, 7, 4}));
+  }));
   out.push_back(mm("matmul/matrix_times_batch", {5, 7}, {2, 7, 3}));
   out.push_back(mm("matmul/broadcast_both", {3, 1, 5, 7}, {4, 7, 3}));
   out.push_back(mm("matmul/vector_rows", {1, 7}, {7, 1}));
