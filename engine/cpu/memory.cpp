@@ -150,13 +150,21 @@ class HostCache {
 };
 }  // namespace
 
-void* alloc(size_t nbytes) { return HostCache::get().alloc(nbytes); }
+void* alloc(size_t nbytes) {
+  return HostCache::get().alloc(nbytes);
+}
 
-void free(void* p) { HostCache::get().free(p); }
+void free(void* p) {
+  HostCache::get().free(p);
+}
 
-void empty_cache() { HostCache::get().release_all(); }
+void empty_cache() {
+  HostCache::get().release_all();
+}
 
-size_t cached_bytes() { return HostCache::get().cached_bytes(); }
+size_t cached_bytes() {
+  return HostCache::get().cached_bytes();
+}
 
 void strided_copy(const void* src, DType src_dtype, const Layout& l, void* dst, DType dst_dtype) {
   int64_t n = 1;

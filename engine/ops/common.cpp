@@ -14,6 +14,30 @@ Layout broadcast_layout(const Tensor& t, const Shape& shape) {
   return make_layout(shape, st);
 }
 
+std::vector<int> dim_last_perm(int ndim, int d) {
+  std::vector<int> p;
+  for (int i = 0; i < ndim; ++i)
+    if (i != d) p.push_back(i);
+  p.push_back(d);
+  return p;
+}
+
+std::vector<int> inverse_perm(const std::vector<int>& p) {
+  std::vector<int> inv(p.size());
+  for (size_t i = 0; i < p.size(); ++i) inv[size_t(p[i])] = int(i);
+  return inv;
+}
+
+Tensor to_rows(const Tensor& t, int d) {
+  if (t.dim() == 0 || d == t.dim() - 1) return t.contiguous();
+  return t.permute(dim_last_perm(t.dim(), d)).contiguous();
+}
+
+Tensor from_rows(const Tensor& t, int d) {
+  if (t.dim() == 0 || d == t.dim() - 1) return t;
+  return t.permute(inverse_perm(dim_last_perm(t.dim(), d))).contiguous();
+}
+
 void check_defined(const char* op, const char* arg, const Tensor& t) {
   ENGINE_CHECK(t.defined(), "{}: argument '{}' is an undefined tensor", op, arg);
 }

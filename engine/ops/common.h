@@ -3,6 +3,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/kernels/layout.h"
@@ -15,6 +16,15 @@ inline Layout layout_of(const Tensor& t) {
 }
 // Layout of `t` broadcast (strides 0) to `shape`.
 Layout broadcast_layout(const Tensor& t, const Shape& shape);
+
+// The permutation that moves dim `d` last (for ops whose kernels work on the last dim), and
+// the inverse of a permutation.
+std::vector<int> dim_last_perm(int ndim, int d);
+std::vector<int> inverse_perm(const std::vector<int>& p);
+// t with dim `d` moved last, dense (no copy for the last dim of a dense tensor); from_rows
+// undoes it on a dense result of the same rank. Differentiable (views and copies).
+Tensor to_rows(const Tensor& t, int d);
+Tensor from_rows(const Tensor& t, int d);
 
 void check_defined(const char* op, const char* arg, const Tensor& t);
 // f32 or f64 (CPU compute types); names op, argument and the dtype found.

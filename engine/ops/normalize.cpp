@@ -5,32 +5,8 @@
 
 namespace engine {
 
-namespace {
-
-std::vector<int> dim_last_perm(int ndim, int d) {
-  std::vector<int> p;
-  for (int i = 0; i < ndim; ++i)
-    if (i != d) p.push_back(i);
-  p.push_back(d);
-  return p;
-}
-
-// t with dim `d` moved last, dense (no copy for the last dim of a dense tensor).
-Tensor rows_view(const Tensor& t, int d) {
-  if (d == t.dim() - 1) return t.contiguous();
-  return t.permute(dim_last_perm(t.dim(), d)).contiguous();
-}
-
-// Undoes rows_view on a dense result.
-Tensor from_rows(const Tensor& t, int d) {
-  int nd = t.dim();
-  if (d == nd - 1) return t;
-  std::vector<int> p = dim_last_perm(nd, d), inv(p.size());
-  for (size_t i = 0; i < p.size(); ++i) inv[size_t(p[i])] = int(i);
-  return t.permute(inv).contiguous();
-}
-
-}  // namespace
+using ops::from_rows;
+using ops::to_rows;
 
 Tensor l2_normalize(const Tensor& x, int64_t dim, double eps) {
   const char* op = "l2_normalize";
@@ -42,7 +18,7 @@ Tensor l2_normalize(const Tensor& x, int64_t dim, double eps) {
   Tensor out;
   {
     autograd::NoGradGuard ng;
-    Tensor src = rows_view(x, d);
+    Tensor src = to_rows(x, d);
     Tensor y = Tensor::empty(src.shape(), x.dtype(), x.device());
     if (y.numel() > 0) {
       ops::dispatch_cpu_float(op, x, [&](auto tag) {
@@ -54,7 +30,7 @@ Tensor l2_normalize(const Tensor& x, int64_t dim, double eps) {
   }
   Tensor sx = autograd::save(x);
   autograd::record(op, {x}, {&out}, [=](const std::vector<Tensor>& g) {
-    Tensor xr = rows_view(sx, d), gr = rows_view(g[0], d);
+    Tensor xr = to_rows(sx, d), gr = to_rows(g[0], d);
     Tensor dx = Tensor::empty(xr.shape(), xr.dtype(), xr.device());
     if (dx.numel() > 0) {
       ops::dispatch_cpu_float(op, xr, [&](auto tag) {

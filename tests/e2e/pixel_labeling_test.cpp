@@ -37,7 +37,8 @@ Batch make_batch(int64_t n, Generator& gen) {
     for (int r = 0; r < 2; ++r) {
       int64_t cls = 1 + int64_t(gen.next_below(2));
       int64_t h = 5 + int64_t(gen.next_below(8)), w = 5 + int64_t(gen.next_below(8));
-      int64_t y0 = int64_t(gen.next_below(uint64_t(kH - h))), x0 = int64_t(gen.next_below(uint64_t(kW - w)));
+      int64_t y0 = int64_t(gen.next_below(uint64_t(kH - h))),
+              x0 = int64_t(gen.next_below(uint64_t(kW - w)));
       for (int64_t y = y0; y < y0 + h; ++y)
         for (int64_t x = x0; x < x0 + w; ++x) {
           bool on = cls == 1 ? (y % 2 == 0) : (x % 2 == 0);
@@ -75,7 +76,8 @@ TEST(EndToEnd, ConvBnReluLearnsPixelLabels) {
   layers.emplace_back(1, 16, 1, gen);
   layers.emplace_back(16, 16, 2, gen);
   layers.emplace_back(16, 16, 1, gen);
-  Tensor head_w = randn({kClasses, 1, 1, 16}, gen, 0.0, std::sqrt(1.0 / 16)).set_requires_grad(true);
+  Tensor head_w =
+      randn({kClasses, 1, 1, 16}, gen, 0.0, std::sqrt(1.0 / 16)).set_requires_grad(true);
   Tensor head_b = zeros({kClasses}).set_requires_grad(true);
 
   auto forward = [&](const Tensor& x, bool training) {

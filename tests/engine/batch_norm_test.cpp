@@ -2,6 +2,8 @@
 // gradients against the composite formula, and error messages.
 #include <gtest/gtest.h>
 
+#include "support/expect_error.h"
+
 #include <cmath>
 #include <string>
 
@@ -13,15 +15,7 @@
 namespace engine {
 namespace {
 
-template <typename F>
-void expect_error(F&& f, const std::string& part) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one containing: " << part;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-  }
-}
+using testing::expect_error;
 
 TEST(BatchNorm, TrainingOutputHasZeroMeanUnitVariancePerChannel) {
   Generator gen(3);

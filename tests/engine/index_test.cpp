@@ -1,6 +1,8 @@
 // Known values, properties and error messages of the indexing ops (engine/ops/index.h).
 #include <gtest/gtest.h>
 
+#include "support/expect_error.h"
+
 #include <cmath>
 #include <string>
 #include <vector>
@@ -14,17 +16,7 @@
 namespace engine {
 namespace {
 
-// Runs f, expects an engine::Error whose message contains `needle`.
-template <typename F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(e.message().find(needle), std::string::npos)
-        << "message: " << e.message() << "\nexpected to contain: " << needle;
-  }
-}
+using testing::expect_error;
 
 Tensor f32(const std::vector<float>& v, const Shape& s) {
   return Tensor::from_vector(v, s);

@@ -1,6 +1,8 @@
 // Hand-computed cross-entropy / nll values, ignore_index handling, reductions and errors.
 #include <gtest/gtest.h>
 
+#include "support/expect_error.h"
+
 #include <cmath>
 #include <string>
 
@@ -13,16 +15,7 @@
 namespace engine {
 namespace {
 
-template <typename F>
-void expect_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no error thrown";
-  } catch (const Error& e) {
-    for (const std::string& p : parts)
-      EXPECT_NE(e.message().find(p), std::string::npos) << "'" << p << "' not in: " << e.message();
-  }
-}
+using testing::expect_error;
 
 // Rows [1, 2, 3] and [1, 1, 1]: -log softmax = log(e + e^2 + e^3) - x_t and log 3.
 const double kRow0 = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0)) - 3.0;

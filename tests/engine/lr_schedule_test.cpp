@@ -13,7 +13,7 @@ namespace {
 TEST(LrSchedule, PolyMatchesHandComputedValues) {
   PolyLR s({.base_lr = 0.01, .max_iters = 100, .power = 0.9});
   EXPECT_DOUBLE_EQ(s(0), 0.01);
-  EXPECT_NEAR(s(50), 0.01 * 0.5358867312681466, 1e-15);  // 0.5^0.9
+  EXPECT_NEAR(s(50), 0.01 * 0.5358867312681466, 1e-15);   // 0.5^0.9
   EXPECT_NEAR(s(90), 0.01 * 0.12589254117941673, 1e-15);  // 0.1^0.9
   EXPECT_EQ(s(100), 0.0);
   EXPECT_EQ(s(1000), 0.0) << "clamped past max_iters";

@@ -1,6 +1,8 @@
 // Known values, tie rules, gradients and error messages of max/min/argmax/amax/amin/var.
 #include <gtest/gtest.h>
 
+#include "support/expect_error.h"
+
 #include <string>
 
 #include "engine/ops/elementwise.h"
@@ -10,16 +12,7 @@
 namespace engine {
 namespace {
 
-template <typename F>
-void expect_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no error thrown";
-  } catch (const Error& e) {
-    for (const std::string& p : parts)
-      EXPECT_NE(e.message().find(p), std::string::npos) << "'" << p << "' not in: " << e.message();
-  }
-}
+using testing::expect_error;
 
 Tensor t2x3(const std::vector<double>& v) {
   return Tensor::from_vector(v, {2, 3});

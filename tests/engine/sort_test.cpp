@@ -1,6 +1,8 @@
 // Known values, stability on ties, gradient routing and error messages of sort/argsort/topk.
 #include <gtest/gtest.h>
 
+#include "support/expect_error.h"
+
 #include <cmath>
 #include <limits>
 #include <string>
@@ -13,16 +15,7 @@
 namespace engine {
 namespace {
 
-template <typename F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(e.message().find(needle), std::string::npos)
-        << "message: " << e.message() << "\nexpected to contain: " << needle;
-  }
-}
+using testing::expect_error;
 
 Tensor f32(const std::vector<float>& v, const Shape& s) {
   return Tensor::from_vector(v, s);

@@ -2,10 +2,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "engine/kernels/memory.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/factory.h"
 #include "engine/ops/reduce.h"
-#include "engine/kernels/memory.h"
 #include "engine/tensor.h"
 
 namespace engine {
