@@ -13,37 +13,11 @@ namespace engine::cuda {
 
 namespace {
 
-template <typename T>
-__device__ double load_as_double(const T* p) {
-  if constexpr (std::is_same_v<T, BF16>)
-    return bf16_to_float(*p);
-  else if constexpr (std::is_same_v<T, F16>)
-    return f16_to_float(*p);
-  else
-    return double(*p);
-}
-
-template <typename T>
-__device__ T from_double(double v) {
-  if constexpr (std::is_same_v<T, BF16>)
-    return float_to_bf16(float(v));
-  else if constexpr (std::is_same_v<T, F16>)
-    return float_to_f16(float(v));
-  else if constexpr (std::is_same_v<T, bool>)
-    return v != 0.0;
-  else
-    return T(v);
-}
-
 template <typename S, typename D>
 __global__ void strided_convert_copy(const S* src, Layout l, D* dst, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const S* p = src + l.offset_of(i);
-    if constexpr (std::is_same_v<S, D>)
-      dst[i] = *p;
-    else
-      dst[i] = from_double<D>(load_as_double(p));
+    dst[i] = convert_element<S, D>(src[l.offset_of(i)]);
   }
 }
 
@@ -136,15 +110,7 @@ void fill(void* dst, DType dtype, int64_t n, double value, int device) {
   if (n == 0) return;
   dispatch_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
-    T v;
-    if constexpr (std::is_same_v<T, BF16>)
-      v = float_to_bf16(float(value));
-    else if constexpr (std::is_same_v<T, F16>)
-      v = float_to_f16(float(value));
-    else if constexpr (std::is_same_v<T, bool>)
-      v = value != 0.0;
-    else
-      v = T(value);
+    T v = from_double<T>(value);
     fill_value<T><<<grid_for(n, 256), 256>>>(static_cast<T*>(dst), v, n);
   });
   CUDA_CHECK(cudaGetLastError());

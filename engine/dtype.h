@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "engine/hd.h"
 
@@ -111,6 +112,38 @@ ENGINE_HD F16 float_to_f16(float f) {
   }
   uint32_t rounded = abs + 0xfffu + ((abs >> 13) & 1u);
   return F16{uint16_t(sign | ((rounded - 0x38000000u) >> 13))};
+}
+
+// Element conversions shared by every backend: any element type to and from double (bf16/f16
+// through float; bool is "non-zero"), and S -> D directly when the types agree.
+template <typename T>
+ENGINE_HD double to_double(T v) {
+  if constexpr (std::is_same_v<T, BF16>)
+    return bf16_to_float(v);
+  else if constexpr (std::is_same_v<T, F16>)
+    return f16_to_float(v);
+  else
+    return double(v);
+}
+
+template <typename T>
+ENGINE_HD T from_double(double v) {
+  if constexpr (std::is_same_v<T, BF16>)
+    return float_to_bf16(float(v));
+  else if constexpr (std::is_same_v<T, F16>)
+    return float_to_f16(float(v));
+  else if constexpr (std::is_same_v<T, bool>)
+    return v != 0.0;
+  else
+    return T(v);
+}
+
+template <typename S, typename D>
+ENGINE_HD D convert_element(S v) {
+  if constexpr (std::is_same_v<S, D>)
+    return v;
+  else
+    return from_double<D>(to_double(v));
 }
 
 // Maps a C++ element type to its DType.

@@ -21,37 +21,6 @@ Layout make_layout(const Shape& shape, const Shape& strides) {
   return l;
 }
 
-namespace {
-template <typename T>
-double to_double(T v) {
-  if constexpr (std::is_same_v<T, BF16>)
-    return bf16_to_float(v);
-  else if constexpr (std::is_same_v<T, F16>)
-    return f16_to_float(v);
-  else
-    return double(v);
-}
-template <typename T>
-T from_double(double v) {
-  if constexpr (std::is_same_v<T, BF16>)
-    return float_to_bf16(float(v));
-  else if constexpr (std::is_same_v<T, F16>)
-    return float_to_f16(float(v));
-  else if constexpr (std::is_same_v<T, bool>)
-    return v != 0.0;
-  else
-    return T(v);
-}
-// Direct conversion for the common same-type and float cases, through double otherwise.
-template <typename S, typename D>
-D convert(S v) {
-  if constexpr (std::is_same_v<S, D>)
-    return v;
-  else
-    return from_double<D>(to_double(v));
-}
-}  // namespace
-
 namespace cpu {
 
 namespace {
@@ -176,7 +145,7 @@ void strided_copy(const void* src, DType src_dtype, const Layout& l, void* dst, 
       const S* s = static_cast<const S*>(src);
       D* o = static_cast<D*>(dst);
       if (l.ndim == 0) {
-        o[0] = convert<S, D>(s[0]);
+        o[0] = convert_element<S, D>(s[0]);
         return;
       }
       // Walk rows of the innermost dim with an odometer over the outer dims.
@@ -188,9 +157,9 @@ void strided_copy(const void* src, DType src_dtype, const Layout& l, void* dst, 
         int64_t off = l.offset_of(r * inner);
         D* orow = o + r * inner;
         if (istride == 1) {
-          for (int64_t i = 0; i < inner; ++i) orow[i] = convert<S, D>(s[off + i]);
+          for (int64_t i = 0; i < inner; ++i) orow[i] = convert_element<S, D>(s[off + i]);
         } else {
-          for (int64_t i = 0; i < inner; ++i) orow[i] = convert<S, D>(s[off + i * istride]);
+          for (int64_t i = 0; i < inner; ++i) orow[i] = convert_element<S, D>(s[off + i * istride]);
         }
       }
     });
