@@ -51,4 +51,21 @@ decltype(auto) dispatch_cpu_float(const char* op, const Tensor& t, F&& f) {
   return f(float{});
 }
 
+// The shape of a row-wise op (softmax, l2_normalize and their backwards): moves dim `d` of every
+// input last (dense), allocates an output shaped like the first, runs
+// kernel(T{}, rows_inputs, out, num_rows, row_length) for f32/f64 on CPU, and moves dim `d`
+// back. Not recorded by autograd: callers record their own backward.
+template <typename F>
+Tensor for_rows(const char* op, std::initializer_list<Tensor> inputs, int d, F&& kernel) {
+  autograd::NoGradGuard ng;
+  std::vector<Tensor> rows;
+  for (const Tensor& t : inputs) rows.push_back(to_rows(t, d));
+  Tensor out = Tensor::empty(rows[0].shape(), rows[0].dtype(), rows[0].device());
+  int64_t cols = rows[0].dim() == 0 ? 1 : rows[0].shape().back();
+  if (out.numel() > 0)
+    dispatch_cpu_float(op, rows[0],
+                       [&](auto tag) { kernel(tag, rows, out, out.numel() / cols, cols); });
+  return from_rows(out, d);
+}
+
 }  // namespace engine::ops

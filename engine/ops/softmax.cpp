@@ -5,8 +5,7 @@
 
 namespace engine {
 
-using ops::from_rows;
-using ops::to_rows;
+using Rows = std::vector<Tensor>;
 
 namespace {
 
@@ -14,33 +13,19 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, bool log) {
   const char* op = log ? "log_softmax" : "softmax";
   ops::check_floating(op, "x", x);
   int d = x.dim() == 0 ? 0 : wrap_dim(dim, x.dim(), op);
-  int nd = x.dim();
-  int64_t cols = nd == 0 ? 1 : x.shape()[size_t(d)];
-  Tensor out;
-  {
-    autograd::NoGradGuard ng;
-    Tensor src = to_rows(x, d);
-    Tensor y = Tensor::empty(src.shape(), x.dtype(), x.device());
-    if (y.numel() > 0) {
-      ops::dispatch_cpu_float(op, x, [&](auto tag) {
+  Tensor out =
+      ops::for_rows(op, {x}, d, [&](auto tag, const Rows& r, Tensor& y, int64_t n, int64_t c) {
         using T = decltype(tag);
-        cpu::softmax_rows<T>(src.data<T>(), src.numel() / cols, cols, log, y.data<T>());
+        cpu::softmax_rows<T>(r[0].data<T>(), n, c, log, y.data<T>());
       });
-    }
-    out = from_rows(y, d);
-  }
   Tensor so = autograd::save(out);
   autograd::record(op, {x}, {&out}, [=](const std::vector<Tensor>& g) {
-    Tensor yr = to_rows(so, d), gr = to_rows(g[0], d);
-    Tensor dx = Tensor::empty(yr.shape(), yr.dtype(), yr.device());
-    if (dx.numel() > 0) {
-      ops::dispatch_cpu_float(op, yr, [&](auto tag) {
-        using T = decltype(tag);
-        cpu::softmax_backward_rows<T>(yr.data<T>(), gr.data<T>(), yr.numel() / cols, cols, log,
-                                      dx.data<T>());
-      });
-    }
-    return std::vector<Tensor>{from_rows(dx, d)};
+    Tensor dx = ops::for_rows(
+        op, {so, g[0]}, d, [&](auto tag, const Rows& r, Tensor& o, int64_t n, int64_t c) {
+          using T = decltype(tag);
+          cpu::softmax_backward_rows<T>(r[0].data<T>(), r[1].data<T>(), n, c, log, o.data<T>());
+        });
+    return std::vector<Tensor>{dx};
   });
   return out;
 }
