@@ -26,3 +26,11 @@ endif()
 if(ENGINE_BUILD_BENCH)
   find_package(benchmark REQUIRED)
 endif()
+
+# Data pipeline: stb (JPEG/PNG decoding, JPEG writing), spng (PNGs with palette indices, label
+# writing), pugixml (VOC XML). Apps: CLI11 (flags).
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(STB REQUIRED IMPORTED_TARGET stb)
+pkg_check_modules(SPNG REQUIRED IMPORTED_TARGET spng)
+find_package(pugixml REQUIRED)
+find_package(CLI11 REQUIRED)

@@ -7,6 +7,7 @@
 
 #include "engine/autograd.h"
 #include "engine/kernels/layout.h"
+#include "engine/kernels/runtime.h"
 #include "engine/tensor.h"
 
 namespace engine::ops {
@@ -49,6 +50,25 @@ decltype(auto) dispatch_cpu_float(const char* op, const Tensor& t, F&& f) {
   if (t.dtype() == DType::f64) return f(double{});
   check_floating(op, "input", t);
   return f(float{});
+}
+
+// Runs cpu(T{}) with T = float or double for a CPU floating tensor, or cuda(float{}) for an f32
+// tensor on a CUDA device, with that device made current and an NVTX range named `op`. Both
+// callables must be generic lambdas (`[&](auto tag) {...}`): the CUDA one is then never
+// instantiated in a build without CUDA, where a CUDA tensor raises no_kernel instead.
+template <typename Cpu, typename Cuda>
+decltype(auto) dispatch_float(const char* op, const Tensor& t, Cpu&& cpu, Cuda&& cuda) {
+  if (t.device().is_cuda()) {
+#if ENGINE_WITH_CUDA
+    check_dtype(op, "input", t, {DType::f32});
+    engine::cuda::DeviceGuard guard(t.device().index);
+    engine::cuda::NvtxRange range(op);
+    return cuda(float{});
+#else
+    no_kernel(op, t);
+#endif
+  }
+  return dispatch_cpu_float(op, t, std::forward<Cpu>(cpu));
 }
 
 // The shape of a row-wise op (softmax, l2_normalize and their backwards): moves dim `d` of every
