@@ -151,7 +151,8 @@ void write_region_png(const std::string& path, const engine::Tensor& regions) {
     for (int64_t i = 0; i < n; ++i) px[size_t(i)] = uint8_t(r[i]);
     write_spng(path, px.data(), px.size(), w, h, 8, SPNG_COLOR_TYPE_GRAYSCALE, nullptr);
   } else {
-    std::vector<uint16_t> px(static_cast<size_t>(n));  // host-endian: libspng swaps for SPNG_FMT_PNG
+    std::vector<uint16_t> px(
+        static_cast<size_t>(n));  // host-endian: libspng swaps for SPNG_FMT_PNG
     for (int64_t i = 0; i < n; ++i) px[size_t(i)] = uint16_t(r[i]);
     write_spng(path, px.data(), px.size() * 2, w, h, 16, SPNG_COLOR_TYPE_GRAYSCALE, nullptr);
   }
