@@ -29,7 +29,8 @@ LabelMap read_label_png(const std::string& path);
 // i32 [H, W].
 engine::Tensor read_region_png(const std::string& path);
 
-// The Pascal VOC colour of class `id` (255 = ignore is drawn white, as in VOC's files).
+// The Pascal VOC colour of class `id` in 0..255 (VOC's bit-interleaved colour map; 255 = ignore
+// comes out as (224, 224, 192), the cream "void" colour of VOC's files).
 std::array<uint8_t, 3> voc_color(int id);
 
 // Writes u8 [H, W] ids as a palette PNG with the VOC palette (readable by read_label_png and by
