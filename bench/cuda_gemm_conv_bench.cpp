@@ -122,3 +122,5 @@ BENCHMARK(BM_cuda_gemm)->Apply(gemm_shapes)->UseManualTime()->Unit(benchmark::kM
 BENCHMARK(BM_cuda_conv2d)->Apply(conv_shapes)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
+
+BENCHMARK_MAIN();
