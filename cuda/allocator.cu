@@ -345,9 +345,17 @@ void free_pinned(void* p) {
   PinnedBlock b;
   b.ptr = p;
   // The buffer may still feed a queued asynchronous copy on the current device's compute stream:
-  // it is reused only once the stream has passed this point.
-  if (cudaEventCreateWithFlags(&b.ready, cudaEventDisableTiming) != cudaSuccess ||
-      cudaEventRecord(b.ready, current_stream()) != cudaSuccess) {
+  // it is reused only once the stream has passed this point. Without a stream to mark, wait for
+  // the device instead (this runs in destructors: nothing here may throw).
+  cudaStream_t stream = nullptr;
+  try {
+    stream = current_stream();
+  } catch (const Error&) {
+    stream = nullptr;
+  }
+  if (stream == nullptr ||
+      cudaEventCreateWithFlags(&b.ready, cudaEventDisableTiming) != cudaSuccess ||
+      cudaEventRecord(b.ready, stream) != cudaSuccess) {
     cudaGetLastError();
     if (b.ready != nullptr) cudaEventDestroy(b.ready);
     b.ready = nullptr;
