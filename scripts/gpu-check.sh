@@ -100,10 +100,16 @@ note "nvcc: $(nvcc --version 2>/dev/null | tail -n1 || echo missing)"
 note "cudnn: ${CUDNN_INCLUDE_DIR:-toolkit}"
 
 # ------------------------------------------------------------------ configure and build
+# Cache entries, not only hints: a toolkit that ships its own cudnn.h would otherwise win the
+# search and mismatch the wheel's library.
+cudnn_args=()
+if [[ -n "${CUDNN_INCLUDE_DIR:-}" && -n "${CUDNN_LIBRARY_DIR:-}" ]]; then
+  cudnn_args=(-DCUDNN_INCLUDE_DIR="$CUDNN_INCLUDE_DIR" -DCUDNN_LIBRARY="$CUDNN_LIBRARY_DIR/libcudnn.so")
+fi
 if want configure || want build || [[ ! -f "$build/build.ninja" ]]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DENGINE_CUDA="${GPU_ENGINE_CUDA:-ON}" \
     -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90}" -DCMAKE_PREFIX_PATH="$bundle/usr" \
-    -DPKG_CONFIG_EXECUTABLE="$pkg_config" \
+    -DPKG_CONFIG_EXECUTABLE="$pkg_config" "${cudnn_args[@]}" \
     -DOPENBLAS_INCLUDE_DIR="$bundle/usr/include/$arch/openblas-openmp" \
     -DOPENBLAS_LIBRARY="$blib/openblas-openmp/libopenblas.so" \
     ${GPU_CMAKE_ARGS:-} >"$out/configure.log" 2>&1 || {
