@@ -1,11 +1,12 @@
-// Device memory for Storage: allocation, host<->device copies, strided copies with dtype
-// conversion and fills. Plain cudaMalloc for now; the caching allocator replaces alloc/free in
-// the CUDA backend issue.
+// Device memory for Storage: allocation through the caching allocator, host<->device copies,
+// strided copies with dtype conversion and fills, all on the device's compute stream.
 #include <cuda_runtime.h>
 
 #include <type_traits>
 
+#include "cuda/allocator.h"
 #include "cuda/check.h"
+#include "cuda/runtime.h"
 #include "engine/dtype.h"
 #include "engine/kernels/memory.h"
 
@@ -28,20 +29,6 @@ __global__ void fill_value(T* dst, T v, int64_t n) {
     dst[i] = v;
 }
 
-int grid_for(int64_t n, int block) {
-  int64_t g = (n + block - 1) / block;
-  return int(g < 65535 * 8 ? (g > 0 ? g : 1) : 65535 * 8);
-}
-
-struct DeviceScope {
-  explicit DeviceScope(int device) {
-    CUDA_CHECK(cudaGetDevice(&prev_));
-    if (prev_ != device) CUDA_CHECK(cudaSetDevice(device));
-  }
-  ~DeviceScope() { cudaSetDevice(prev_); }
-  int prev_ = 0;
-};
-
 }  // namespace
 
 int device_count() {
@@ -55,42 +42,36 @@ int device_count() {
 }
 
 void* alloc(size_t nbytes, int device) {
-  DeviceScope scope(device);
-  void* p = nullptr;
-  cudaError_t err = cudaMalloc(&p, nbytes == 0 ? 1 : nbytes);
-  if (err != cudaSuccess) {
-    cudaGetLastError();
-    size_t free_b = 0, total_b = 0;
-    cudaMemGetInfo(&free_b, &total_b);
-    ENGINE_THROW("CUDA out of memory on cuda:{}: requested {} bytes, {} free of {} ({})", device,
-                 nbytes, free_b, total_b, cudaGetErrorString(err));
-  }
-  return p;
+  return allocator_alloc(nbytes, device);
 }
 
 void free(void* p, int device) {
-  DeviceScope scope(device);
-  cudaFree(p);
+  allocator_free(p, device);
 }
 
 void copy_h2d(void* dst, const void* src, size_t nbytes, int device) {
-  DeviceScope scope(device);
-  CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyHostToDevice));
+  if (nbytes == 0) return;
+  DeviceGuard guard(device);
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, compute_stream(device)));
 }
 
 void copy_d2h(void* dst, const void* src, size_t nbytes, int device) {
-  DeviceScope scope(device);
-  CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyDeviceToHost));
+  if (nbytes == 0) return;
+  DeviceGuard guard(device);
+  cudaStream_t s = compute_stream(device);
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, s));
+  CUDA_CHECK(cudaStreamSynchronize(s));
 }
 
 void copy_d2d(void* dst, const void* src, size_t nbytes, int device) {
-  DeviceScope scope(device);
-  CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyDeviceToDevice));
+  if (nbytes == 0) return;
+  DeviceGuard guard(device);
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToDevice, compute_stream(device)));
 }
 
 void strided_copy(const void* src, DType src_dtype, const Layout& l, void* dst, DType dst_dtype,
                   int device) {
-  DeviceScope scope(device);
+  DeviceGuard guard(device);
   int64_t n = 1;
   for (int d = 0; d < l.ndim; ++d) n *= l.shape[d];
   if (n == 0) return;
@@ -98,20 +79,20 @@ void strided_copy(const void* src, DType src_dtype, const Layout& l, void* dst, 
     using S = decltype(s_tag);
     dispatch_dtype(dst_dtype, [&](auto d_tag) {
       using D = decltype(d_tag);
-      strided_convert_copy<S, D>
-          <<<grid_for(n, 256), 256>>>(static_cast<const S*>(src), l, static_cast<D*>(dst), n);
+      strided_convert_copy<S, D><<<grid_for(n), kBlock, 0, compute_stream(device)>>>(
+          static_cast<const S*>(src), l, static_cast<D*>(dst), n);
     });
   });
   CUDA_CHECK(cudaGetLastError());
 }
 
 void fill(void* dst, DType dtype, int64_t n, double value, int device) {
-  DeviceScope scope(device);
+  DeviceGuard guard(device);
   if (n == 0) return;
   dispatch_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     T v = from_double<T>(value);
-    fill_value<T><<<grid_for(n, 256), 256>>>(static_cast<T*>(dst), v, n);
+    fill_value<T><<<grid_for(n), kBlock, 0, compute_stream(device)>>>(static_cast<T*>(dst), v, n);
   });
   CUDA_CHECK(cudaGetLastError());
 }

@@ -85,11 +85,18 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   Tensor x = input.contiguous(), w = weight.contiguous();
   Tensor b = bias.defined() ? bias.contiguous() : Tensor();
   Tensor out = Tensor::empty(output_shape(g), input.dtype(), input.device());
-  ops::dispatch_cpu_float(op, x, [&](auto tag) {
-    using T = decltype(tag);
-    cpu::conv2d_forward<T>(g, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr,
-                           out.data<T>());
-  });
+  ops::dispatch_float(
+      op, x,
+      [&](auto tag) {
+        using T = decltype(tag);
+        cpu::conv2d_forward<T>(g, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr,
+                               out.data<T>());
+      },
+      [&](auto tag) {
+        using T = decltype(tag);
+        cuda::conv2d_forward(g, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr,
+                             out.data<T>());
+      });
   const bool gx = input.requires_grad(), gw = weight.requires_grad();
   const bool gb = bias.defined() && bias.requires_grad();
   Tensor sx = gw ? autograd::save(input) : Tensor();
@@ -112,10 +119,16 @@ Tensor conv2d_backward_input(const Tensor& grad_y, const Tensor& weight, const S
   check_grad_y(op, g, grad_y);
   Tensor gy = grad_y.contiguous(), w = weight.contiguous();
   Tensor out = Tensor::empty(input_shape, grad_y.dtype(), grad_y.device());
-  ops::dispatch_cpu_float(op, gy, [&](auto tag) {
-    using T = decltype(tag);
-    cpu::conv2d_backward_input<T>(g, gy.data<T>(), w.data<T>(), out.data<T>());
-  });
+  ops::dispatch_float(
+      op, gy,
+      [&](auto tag) {
+        using T = decltype(tag);
+        cpu::conv2d_backward_input<T>(g, gy.data<T>(), w.data<T>(), out.data<T>());
+      },
+      [&](auto tag) {
+        using T = decltype(tag);
+        cuda::conv2d_backward_input(g, gy.data<T>(), w.data<T>(), out.data<T>());
+      });
   // Linear in both operands: <out, G> = <conv2d(G, weight), grad_y>.
   const bool ggy = grad_y.requires_grad(), gw = weight.requires_grad();
   Tensor s_gy = gw ? autograd::save(grad_y) : Tensor();
@@ -136,10 +149,16 @@ Tensor conv2d_backward_weight(const Tensor& input, const Tensor& grad_y, const S
   check_grad_y(op, g, grad_y);
   Tensor x = input.contiguous(), gy = grad_y.contiguous();
   Tensor out = Tensor::empty(weight_shape, input.dtype(), input.device());
-  ops::dispatch_cpu_float(op, x, [&](auto tag) {
-    using T = decltype(tag);
-    cpu::conv2d_backward_weight<T>(g, x.data<T>(), gy.data<T>(), out.data<T>());
-  });
+  ops::dispatch_float(
+      op, x,
+      [&](auto tag) {
+        using T = decltype(tag);
+        cpu::conv2d_backward_weight<T>(g, x.data<T>(), gy.data<T>(), out.data<T>());
+      },
+      [&](auto tag) {
+        using T = decltype(tag);
+        cuda::conv2d_backward_weight(g, x.data<T>(), gy.data<T>(), out.data<T>());
+      });
   // Linear in both operands: <out, G> = <conv2d(input, G), grad_y>.
   const bool gx = input.requires_grad(), ggy = grad_y.requires_grad();
   Tensor s_x = ggy ? autograd::save(input) : Tensor();

@@ -39,6 +39,15 @@ Shape batch_strides(const Tensor& t, const Shape& batch) {
   return s;
 }
 
+// True when the batch offsets of `l` are i * stride for one stride (0 when broadcast), as
+// strided-batched GEMM needs.
+bool uniform_batch_stride(const Layout& l, int64_t nbatch, int64_t* stride) {
+  *stride = nbatch > 1 ? l.offset_of(1) - l.offset_of(0) : 0;
+  for (int64_t i = 2; i < nbatch; ++i)
+    if (l.offset_of(i) != i * *stride) return false;
+  return l.offset_of(0) == 0;
+}
+
 Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
   const char* op = "matmul";
   ops::check_floating(op, "a", a_in);
@@ -76,7 +85,7 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
   int64_t nbatch = numel(batch);
   bool b_shared = true;
   for (int d = 0; d < lb.ndim; ++d) b_shared = b_shared && lb.strides[d] == 0;
-  ops::dispatch_cpu_float(op, a, [&](auto tag) {
+  auto cpu_kernel = [&](auto tag) {
     using T = decltype(tag);
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
@@ -94,7 +103,29 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
       cpu::gemm<T>(acc_a->trans, acc_b->trans, m, n, k, T(1), pa + la.offset_of(i), acc_a->ld,
                    pb + lb.offset_of(i), acc_b->ld, T(0), pc + i * m * n, n);
     }
-  });
+  };
+  auto cuda_kernel = [&](auto tag) {
+    using T = decltype(tag);
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    T* pc = out.data<T>();
+    if (nbatch > 1 && b_shared && a.is_contiguous() && ba == batch) {
+      cuda::gemm(false, acc_b->trans, nbatch * m, n, k, T(1), pa, k, pb, acc_b->ld, T(0), pc, n);
+      return;
+    }
+    int64_t sa = 0, sb = 0;
+    if (uniform_batch_stride(la, nbatch, &sa) && uniform_batch_stride(lb, nbatch, &sb)) {
+      cuda::gemm_strided_batched(acc_a->trans, acc_b->trans, m, n, k, T(1), pa, acc_a->ld, sa, pb,
+                                 acc_b->ld, sb, T(0), pc, n, m * n, nbatch);
+      return;
+    }
+    // Broadcast batch dims whose offsets are not one stride apart: one product per matrix.
+    for (int64_t i = 0; i < nbatch; ++i) {
+      cuda::gemm(acc_a->trans, acc_b->trans, m, n, k, T(1), pa + la.offset_of(i), acc_a->ld,
+                 pb + lb.offset_of(i), acc_b->ld, T(0), pc + i * m * n, n);
+    }
+  };
+  ops::dispatch_float(op, a, cpu_kernel, cuda_kernel);
   return out;
 }
 
