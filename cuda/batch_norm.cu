@@ -72,9 +72,8 @@ __device__ __forceinline__ void store_vec(float* p, const Vec<VEC>& r) {
 // Partial Welford statistics of one row chunk: part_mean / part_m2 [chunks, C].
 template <int VEC>
 __global__ void __launch_bounds__(kLanesX* kLanesY)
-    batch_norm_nhwc_stats(const float* __restrict__ x, int64_t rows, int64_t C,
-                          int64_t chunk_size, float* __restrict__ part_mean,
-                          float* __restrict__ part_m2) {
+    batch_norm_nhwc_stats(const float* __restrict__ x, int64_t rows, int64_t C, int64_t chunk_size,
+                          float* __restrict__ part_mean, float* __restrict__ part_m2) {
   __shared__ float s_mean[kLanesY][kLanesX * VEC];
   __shared__ float s_m2[kLanesY][kLanesX * VEC];
   __shared__ float s_n[kLanesY];
@@ -129,14 +128,11 @@ __global__ void __launch_bounds__(kLanesX* kLanesY)
 
 // Per channel: merges the chunk partials (training) or reads the running buffers (eval), then
 // writes the saved mean/invstd, the affine scale/shift and the running-buffer update.
-__global__ void batch_norm_finalize_stats(const float* __restrict__ part_mean,
-                                          const float* __restrict__ part_m2, int64_t chunks,
-                                          int64_t chunk_size, int64_t rows, int64_t C,
-                                          bool training, const float* __restrict__ weight,
-                                          const float* __restrict__ bias, float* running_mean,
-                                          float* running_var, double momentum, double eps,
-                                          float* save_mean, float* save_invstd, float* scale,
-                                          float* shift) {
+__global__ void batch_norm_finalize_stats(
+    const float* __restrict__ part_mean, const float* __restrict__ part_m2, int64_t chunks,
+    int64_t chunk_size, int64_t rows, int64_t C, bool training, const float* __restrict__ weight,
+    const float* __restrict__ bias, float* running_mean, float* running_var, double momentum,
+    double eps, float* save_mean, float* save_invstd, float* scale, float* shift) {
   ENGINE_CUDA_LOOP(c, C) {
     double mean, var;
     if (training) {
@@ -278,13 +274,10 @@ __global__ void batch_norm_finalize_backward(const float* __restrict__ part_g,
 }
 
 template <int VEC>
-__global__ void batch_norm_nhwc_backward_apply(const float* __restrict__ dy,
-                                               const float* __restrict__ y,
-                                               const float* __restrict__ x, int64_t n_vec,
-                                               int64_t C, const float* __restrict__ a,
-                                               const float* __restrict__ b,
-                                               const float* __restrict__ k, float* __restrict__ dx,
-                                               float* __restrict__ dres) {
+__global__ void batch_norm_nhwc_backward_apply(
+    const float* __restrict__ dy, const float* __restrict__ y, const float* __restrict__ x,
+    int64_t n_vec, int64_t C, const float* __restrict__ a, const float* __restrict__ b,
+    const float* __restrict__ k, float* __restrict__ dx, float* __restrict__ dres) {
   ENGINE_CUDA_LOOP(i, n_vec) {
     const int64_t e = i * VEC;
     const int64_t c = e % C;
@@ -316,7 +309,8 @@ int pick_vec(int64_t C, std::initializer_list<const void*> ptrs) {
 
 int64_t batch_norm_workspace_size(int64_t rows, int64_t channels) {
   // Fewer channel blocks (VEC = 4) allow more row chunks: size for the larger count.
-  int64_t chunks = std::max(row_chunks(rows, channels, 1).count, row_chunks(rows, channels, 4).count);
+  int64_t chunks =
+      std::max(row_chunks(rows, channels, 1).count, row_chunks(rows, channels, 4).count);
   return 2 * chunks * channels + 3 * channels;
 }
 
@@ -347,9 +341,8 @@ void batch_norm_parameters(const float* x, int64_t rows, int64_t channels, bool 
   ENGINE_CUDA_LAUNCH_CHECK();
 }
 
-void batch_norm_forward_apply(const float* x, const float* residual, int64_t rows,
-                              int64_t channels, const float* scale, const float* shift, bool relu,
-                              float* out) {
+void batch_norm_forward_apply(const float* x, const float* residual, int64_t rows, int64_t channels,
+                              const float* scale, const float* shift, bool relu, float* out) {
   const int64_t n = rows * channels;
   if (n == 0) return;
   cudaStream_t stream = current_stream();
@@ -357,8 +350,8 @@ void batch_norm_forward_apply(const float* x, const float* residual, int64_t row
     batch_norm_nhwc_forward_apply<4><<<grid_for(n / 4), kThreads, 0, stream>>>(
         x, residual, n / 4, channels, scale, shift, relu, out);
   } else {
-    batch_norm_nhwc_forward_apply<1><<<grid_for(n), kThreads, 0, stream>>>(
-        x, residual, n, channels, scale, shift, relu, out);
+    batch_norm_nhwc_forward_apply<1>
+        <<<grid_for(n), kThreads, 0, stream>>>(x, residual, n, channels, scale, shift, relu, out);
   }
   ENGINE_CUDA_LAUNCH_CHECK();
 }
@@ -379,11 +372,11 @@ void batch_norm_backward(const float* dy, const float* y, const float* x, int64_
     dim3 block(kLanesX, kLanesY);
     dim3 grid(unsigned(ceil_div(ceil_div(C, vec), kLanesX)), unsigned(rc.count));
     if (vec == 4)
-      batch_norm_nhwc_backward_reduce<4><<<grid, block, 0, stream>>>(dy, y, x, rows, C, rc.size,
-                                                                    save_mean, part_g, part_gx);
+      batch_norm_nhwc_backward_reduce<4>
+          <<<grid, block, 0, stream>>>(dy, y, x, rows, C, rc.size, save_mean, part_g, part_gx);
     else
-      batch_norm_nhwc_backward_reduce<1><<<grid, block, 0, stream>>>(dy, y, x, rows, C, rc.size,
-                                                                    save_mean, part_g, part_gx);
+      batch_norm_nhwc_backward_reduce<1>
+          <<<grid, block, 0, stream>>>(dy, y, x, rows, C, rc.size, save_mean, part_g, part_gx);
     ENGINE_CUDA_LAUNCH_CHECK();
   }
   batch_norm_finalize_backward<<<grid_for(C), kThreads, 0, stream>>>(

@@ -99,9 +99,8 @@ void batch_norm_affine(const T* x, const T* residual, int64_t rows, int64_t chan
 }
 
 template <typename T>
-void batch_norm_backward_reduce(const T* dy, const T* y, const T* x, int64_t rows,
-                                int64_t channels, const double* center, double* sum_dy,
-                                double* sum_dy_xc) {
+void batch_norm_backward_reduce(const T* dy, const T* y, const T* x, int64_t rows, int64_t channels,
+                                const double* center, double* sum_dy, double* sum_dy_xc) {
   const int64_t C = channels;
   Chunking ch = chunk_rows(std::max<int64_t>(rows, 1));
   std::vector<double> s1(size_t(ch.count * C), 0.0), s2(size_t(ch.count * C), 0.0);
@@ -176,13 +175,13 @@ void batch_norm_backward_apply(const T* dy, const T* y, const T* x, int64_t rows
   }
 }
 
-#define ENGINE_INSTANTIATE(T)                                                                      \
-  template void batch_norm_stats<T>(const T*, int64_t, int64_t, double*, double*);                 \
-  template void batch_norm_affine<T>(const T*, const T*, int64_t, int64_t, const double*,         \
-                                     const double*, bool, T*);                                     \
-  template void batch_norm_backward_reduce<T>(const T*, const T*, const T*, int64_t, int64_t,      \
-                                              const double*, double*, double*);                    \
-  template void batch_norm_backward_apply<T>(const T*, const T*, const T*, int64_t, int64_t,       \
+#define ENGINE_INSTANTIATE(T)                                                                 \
+  template void batch_norm_stats<T>(const T*, int64_t, int64_t, double*, double*);            \
+  template void batch_norm_affine<T>(const T*, const T*, int64_t, int64_t, const double*,     \
+                                     const double*, bool, T*);                                \
+  template void batch_norm_backward_reduce<T>(const T*, const T*, const T*, int64_t, int64_t, \
+                                              const double*, double*, double*);               \
+  template void batch_norm_backward_apply<T>(const T*, const T*, const T*, int64_t, int64_t,  \
                                              const double*, const double*, const double*, T*, T*);
 ENGINE_INSTANTIATE(float)
 ENGINE_INSTANTIATE(double)

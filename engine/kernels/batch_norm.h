@@ -27,9 +27,8 @@ void batch_norm_affine(const T* x, const T* residual, int64_t rows, int64_t chan
 // Per-channel sum(g) and sum(g * (x - center)), accumulated in double; g = dy, or
 // dy * (y > 0) when y (the ReLU output of the forward) is not null.
 template <typename T>
-void batch_norm_backward_reduce(const T* dy, const T* y, const T* x, int64_t rows,
-                                int64_t channels, const double* center, double* sum_dy,
-                                double* sum_dy_xc);
+void batch_norm_backward_reduce(const T* dy, const T* y, const T* x, int64_t rows, int64_t channels,
+                                const double* center, double* sum_dy, double* sum_dy_xc);
 
 // dx[r, c] = g[r, c] * a[c] + x[r, c] * b[c] + k[c] (g as above): the closed-form training
 // backward (and, with b = k = 0, the eval backward) folded into one pass. dx and dres are
@@ -61,9 +60,8 @@ void batch_norm_parameters(const float* x, int64_t rows, int64_t channels, bool 
                            float* save_mean, float* save_invstd, float* scale, float* shift);
 
 // out = act(x * scale[c] + shift[c] + residual) as in cpu::batch_norm_affine.
-void batch_norm_forward_apply(const float* x, const float* residual, int64_t rows,
-                              int64_t channels, const float* scale, const float* shift, bool relu,
-                              float* out);
+void batch_norm_forward_apply(const float* x, const float* residual, int64_t rows, int64_t channels,
+                              const float* scale, const float* shift, bool relu, float* out);
 
 // The whole backward: g = dy (or dy * (y > 0) when y is not null); dweight = sum(g * xhat),
 // dbias = sum(g), dx (training: through the batch statistics; eval: g * weight * invstd),

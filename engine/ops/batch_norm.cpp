@@ -193,8 +193,10 @@ Tensor forward_cuda(const BnCall& b) {
   }
   auto ptr = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
   Tensor ws = Tensor::empty({cuda::batch_norm_workspace_size(rows, C)}, DType::f32, device);
-  Tensor mean = Tensor::empty({C}, DType::f32, device), invstd = Tensor::empty({C}, DType::f32, device);
-  Tensor scale = Tensor::empty({C}, DType::f32, device), shift = Tensor::empty({C}, DType::f32, device);
+  Tensor mean = Tensor::empty({C}, DType::f32, device),
+         invstd = Tensor::empty({C}, DType::f32, device);
+  Tensor scale = Tensor::empty({C}, DType::f32, device),
+         shift = Tensor::empty({C}, DType::f32, device);
   cuda::batch_norm_parameters(ptr(xc), rows, C, training, ptr(wc), ptr(bc), ptr(rm), ptr(rv),
                               b.momentum, b.eps, ptr(ws), ptr(mean), ptr(invstd), ptr(scale),
                               ptr(shift));
@@ -255,11 +257,10 @@ Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias
 
 Tensor batch_norm_add_relu(const Tensor& x, const Tensor& residual, const Tensor& weight,
                            const Tensor& bias, const Tensor& running_mean,
-                           const Tensor& running_var, bool training, double momentum,
-                           double eps) {
+                           const Tensor& running_var, bool training, double momentum, double eps) {
   ops::check_defined("batch_norm_add_relu", "residual", residual);
-  return run({"batch_norm_add_relu", x, residual, weight, bias, running_mean, running_var,
-              training, momentum, eps, true});
+  return run({"batch_norm_add_relu", x, residual, weight, bias, running_mean, running_var, training,
+              momentum, eps, true});
 }
 
 }  // namespace engine
