@@ -163,3 +163,4 @@ BENCHMARK(BM_cuda_concat_channels)->Unit(benchmark::kMillisecond)->UseRealTime()
 
 }  // namespace
 }  // namespace engine
+BENCHMARK_MAIN();
