@@ -8,22 +8,11 @@
 #include <cstdint>
 
 #include "cuda/check.h"
+#include "cuda/runtime.h"  // current_stream(): every launch goes on it; grid_for
 
 namespace engine::cuda {
 
-// The current device's compute stream (cuda/runtime.cu). Every kernel launch goes on it, so that
-// ops are ordered with the allocator's stream-aware reuse and with copies.
-cudaStream_t current_stream();
-
-constexpr int kThreads = 256;
-
-// Blocks for a grid-stride loop over n items: enough to fill the GPU, capped so that the
-// grid-stride loop does the rest (grid x may be up to 2^31 - 1, but more blocks than this
-// only add scheduling overhead).
-inline unsigned grid_for(int64_t n, int threads = kThreads) {
-  int64_t g = (n + threads - 1) / threads;
-  return unsigned(std::clamp<int64_t>(g, 1, int64_t(1) << 20));
-}
+constexpr int kThreads = kBlock;
 
 inline int64_t ceil_div(int64_t a, int64_t b) {
   return (a + b - 1) / b;

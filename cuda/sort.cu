@@ -3,12 +3,14 @@
 // gathered back from x. Keys are canonicalized first (-0 -> +0 so that zeros tie as on the CPU;
 // every NaN -> +NaN so that NaN orders above +inf in both directions), and the stable sort keeps
 // equal keys in position order: ties go to the lower index, as in cpu::sort / cpu::topk.
-// Scratch memory comes from cudaMallocAsync on the compute stream (the stream-ordered pool keeps
-// it cached between calls).
+// Scratch memory comes from the caching allocator (DESIGN.md: every device allocation goes
+// through it).
 #include <cuda_runtime.h>
 
 #include <cstdint>
 #include <cub/device/device_segmented_sort.cuh>
+
+#include "cuda/allocator.h"
 
 #include "cuda/kernel_util.h"
 #include "engine/kernels/sort.h"
@@ -56,10 +58,9 @@ __global__ void sort_scatter_lines(const float* __restrict__ x, const int64_t* _
 }
 
 struct Scratch {
-  void* ptr = nullptr;
-  cudaStream_t stream;
-  Scratch(size_t bytes, cudaStream_t s) : stream(s) { CUDA_CHECK(cudaMallocAsync(&ptr, bytes, s)); }
-  ~Scratch() { cudaFreeAsync(ptr, stream); }
+  DeviceBuffer buffer;
+  void* ptr;
+  Scratch(size_t bytes, cudaStream_t) : buffer(bytes, current_device()), ptr(buffer.get()) {}
 };
 
 size_t align256(size_t b) {
