@@ -26,7 +26,7 @@ constexpr int kWarp = 32;
 // device several times over, never more than the work needs (and at least one).
 inline unsigned grid_for(int64_t n, int block = kBlock) {
   int64_t g = (n + block - 1) / block;
-  constexpr int64_t kMaxBlocks = int64_t(132) * 32;  // 32 resident-block waves on an H100
+  constexpr int64_t kMaxBlocks = int64_t(132) * 32;  // 132 SMs of an H100, 4 waves of 8 blocks
   if (g > kMaxBlocks) g = kMaxBlocks;
   return unsigned(g < 1 ? 1 : g);
 }

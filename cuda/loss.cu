@@ -204,8 +204,9 @@ LossStats finish_stats(const I* target, const float* loss, int64_t rows, int64_t
   return st;
 }
 
+// 32-bit element indices when a grid-stride step past n cannot overflow them either.
 bool index_fits_int32(int64_t n) {
-  return n < (int64_t(1) << 31);
+  return n < (int64_t(1) << 31) - (int64_t(1) << 24);
 }
 
 }  // namespace
