@@ -8,28 +8,16 @@
 #include <type_traits>
 
 #include "cuda/check.h"
+#include "cuda/runtime.h"  // current_stream(), kBlock, grid_for
 #include "engine/kernels/memory.h"
 
 namespace engine::cuda {
-
-// The current device's compute stream (cuda/runtime.cu).
-cudaStream_t current_stream();
 
 inline cudaStream_t stream() {
   return current_stream();
 }
 
-constexpr int kBlock = 256;
 constexpr int kWarp = 32;
-
-// Blocks for a grid-stride loop over n items with `block` threads each: enough to fill the
-// device several times over, never more than the work needs (and at least one).
-inline unsigned grid_for(int64_t n, int block = kBlock) {
-  int64_t g = (n + block - 1) / block;
-  constexpr int64_t kMaxBlocks = int64_t(132) * 32;  // 132 SMs of an H100, 4 waves of 8 blocks
-  if (g > kMaxBlocks) g = kMaxBlocks;
-  return unsigned(g < 1 ? 1 : g);
-}
 
 // Raised right after a launch so that a bad configuration names the kernel that caused it.
 #define ENGINE_CUDA_LAUNCH_CHECK() CUDA_CHECK(cudaGetLastError())
