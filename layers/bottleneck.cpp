@@ -18,27 +18,33 @@ Bottleneck::Bottleneck(const BottleneckOptions& o, engine::Generator& gen)
   conv1 = register_module(
       "conv1",
       std::make_shared<Conv2d>(
-          Conv2dOptions{.in_channels = o.in_channels, .out_channels = o.width, .kernel = 1}, gen));
+          Conv2dOptions{
+              .in_channels = o.in_channels, .out_channels = o.width, .kernel = 1, .init = o.init},
+          gen));
   bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(o.width, o.bn));
   conv2 = register_module("conv2", std::make_shared<Conv2d>(Conv2dOptions{.in_channels = o.width,
                                                                           .out_channels = o.width,
                                                                           .kernel = 3,
                                                                           .stride = o.stride,
                                                                           .padding = o.dilation,
-                                                                          .dilation = o.dilation},
+                                                                          .dilation = o.dilation,
+                                                                          .init = o.init},
                                                             gen));
   bn2 = register_module("bn2", std::make_shared<BatchNorm2d>(o.width, o.bn));
   conv3 = register_module(
       "conv3",
       std::make_shared<Conv2d>(
-          Conv2dOptions{.in_channels = o.width, .out_channels = o.out_channels, .kernel = 1}, gen));
+          Conv2dOptions{
+              .in_channels = o.width, .out_channels = o.out_channels, .kernel = 1, .init = o.init},
+          gen));
   bn3 = register_module("bn3", std::make_shared<BatchNorm2d>(o.out_channels, o.bn));
   if (o.downsample) {
     downsample = register_module("downsample", std::make_shared<Sequential>());
     downsample->push_back(std::make_shared<Conv2d>(Conv2dOptions{.in_channels = o.in_channels,
                                                                  .out_channels = o.out_channels,
                                                                  .kernel = 1,
-                                                                 .stride = o.stride},
+                                                                 .stride = o.stride,
+                                                                 .init = o.init},
                                                    gen));
     downsample->push_back(std::make_shared<BatchNorm2d>(o.out_channels, o.bn));
   }

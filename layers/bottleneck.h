@@ -20,6 +20,7 @@ struct BottleneckOptions {
   // A 1x1 conv (with the stride) + BN shortcut; required when stride > 1 or in != out.
   bool downsample = false;
   BatchNormOptions bn{};
+  ConvInit init = ConvInit::kaiming_normal_fan_out;
 };
 
 // x [N, H, W, in] -> [N, Ho, Wo, out] with Ho = (H - 1) / stride + 1:

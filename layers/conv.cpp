@@ -22,7 +22,10 @@ Conv2d::Conv2d(const Conv2dOptions& o, engine::Generator& gen) : Layer("Conv2d")
   params_.groups = o.groups;
   int64_t in_per_group = o.in_channels / o.groups;
   engine::Shape wshape{o.out_channels, o.kernel, o.kernel, in_per_group};
-  if (o.init == ConvInit::kaiming_normal_fan_out) {
+  if (o.init == ConvInit::zeros) {
+    weight_ = register_parameter("weight", engine::zeros(wshape));
+    if (o.bias) bias_ = register_parameter("bias", engine::zeros({o.out_channels}));
+  } else if (o.init == ConvInit::kaiming_normal_fan_out) {
     double std = std::sqrt(2.0 / double(o.kernel * o.kernel * o.out_channels));
     weight_ = register_parameter("weight", engine::randn(wshape, gen, 0.0, std));
     if (o.bias) bias_ = register_parameter("bias", engine::zeros({o.out_channels}));
@@ -41,10 +44,16 @@ Tensor Conv2d::forward(const Tensor& x) {
   return engine::conv2d(x, weight_, bias_, params_);
 }
 
-Linear::Linear(int64_t in_features, int64_t out_features, bool bias, engine::Generator& gen)
+Linear::Linear(int64_t in_features, int64_t out_features, bool bias, engine::Generator& gen,
+               ConvInit init)
     : Layer("Linear") {
   ENGINE_CHECK(in_features > 0 && out_features > 0, "Linear: invalid sizes {} -> {}", in_features,
                out_features);
+  if (init == ConvInit::zeros) {
+    weight_ = register_parameter("weight", engine::zeros({out_features, in_features}));
+    if (bias) bias_ = register_parameter("bias", engine::zeros({out_features}));
+    return;
+  }
   double bound = 1.0 / std::sqrt(double(in_features));
   weight_ =
       register_parameter("weight", engine::rand({out_features, in_features}, gen, -bound, bound));

@@ -16,6 +16,9 @@ enum class ConvInit {
   // PyTorch's nn.Conv2d / nn.Linear default: weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))
   // with fan_in = KH * KW * I / groups (the heads, spml.md §1.3).
   pytorch_default,
+  // All zeros: for weights that are loaded right after construction (no random draws, which
+  // cost seconds for a full ResNet-101) and for parameter counting.
+  zeros,
 };
 
 struct Conv2dOptions {
@@ -46,10 +49,12 @@ class Conv2d : public Layer {
   Tensor weight_, bias_;
 };
 
-// x [..., I] -> [..., O] (torch.nn.Linear): weight [O, I], bias [O]; PyTorch's default init.
+// x [..., I] -> [..., O] (torch.nn.Linear): weight [O, I], bias [O]; PyTorch's default init
+// (or zeros with ConvInit::zeros).
 class Linear : public Layer {
  public:
-  Linear(int64_t in_features, int64_t out_features, bool bias, engine::Generator& gen);
+  Linear(int64_t in_features, int64_t out_features, bool bias, engine::Generator& gen,
+         ConvInit init = ConvInit::pytorch_default);
   Tensor forward(const Tensor& x) override;
   const Tensor& weight() const { return weight_; }
   const Tensor& bias() const { return bias_; }

@@ -22,21 +22,27 @@ ResNet::ResNet(const ResNetConfig& c) : layers::Layer("ResNet"), config_(c) {
                  c.blocks[0], c.blocks[1], c.blocks[2], c.blocks[3]);
   engine::Generator gen(c.seed);
   const int64_t w = c.width;
+  const layers::ConvInit init =
+      c.random_init ? layers::ConvInit::kaiming_normal_fan_out : layers::ConvInit::zeros;
   if (c.stem == Stem::torchvision) {
     conv1_ = register_module("conv1",
                              std::make_shared<Conv2d>(Conv2dOptions{.in_channels = c.in_channels,
                                                                     .out_channels = w,
                                                                     .kernel = 7,
                                                                     .stride = 2,
-                                                                    .padding = 3},
+                                                                    .padding = 3,
+                                                                    .init = init},
                                                       gen));
   } else {
     auto stem = std::make_shared<layers::Sequential>();
     auto conv3 = [&](int64_t in, int64_t out, int64_t stride) {
-      return std::make_shared<Conv2d>(
-          Conv2dOptions{
-              .in_channels = in, .out_channels = out, .kernel = 3, .stride = stride, .padding = 1},
-          gen);
+      return std::make_shared<Conv2d>(Conv2dOptions{.in_channels = in,
+                                                    .out_channels = out,
+                                                    .kernel = 3,
+                                                    .stride = stride,
+                                                    .padding = 1,
+                                                    .init = init},
+                                      gen);
     };
     stem->push_back(conv3(c.in_channels, w, 2));
     stem->push_back(std::make_shared<BatchNorm2d>(w, c.bn));
@@ -71,7 +77,8 @@ ResNet::ResNet(const ResNetConfig& c) : layers::Layer("ResNet"), config_(c) {
                                   .stride = b == 0 ? stride : 1,
                                   .dilation = b == 0 ? previous_dilation : dilation,
                                   .downsample = b == 0 && (stride != 1 || in != out),
-                                  .bn = c.bn};
+                                  .bn = c.bn,
+                                  .init = init};
       stage->push_back(std::make_shared<layers::Bottleneck>(o, gen));
     }
     stages_[size_t(s)] = register_module("layer" + std::to_string(s + 1), stage);
@@ -79,7 +86,9 @@ ResNet::ResNet(const ResNetConfig& c) : layers::Layer("ResNet"), config_(c) {
   }
   if (c.num_classes > 0) {
     avgpool_ = std::make_shared<layers::AdaptiveAvgPool2d>(1);
-    fc_ = register_module("fc", std::make_shared<layers::Linear>(in, c.num_classes, true, gen));
+    fc_ = register_module("fc", std::make_shared<layers::Linear>(
+                                    in, c.num_classes, true, gen,
+                                    c.random_init ? layers::ConvInit::pytorch_default : init));
   }
 }
 
@@ -119,26 +128,31 @@ std::vector<layers::BatchNorm2d*> ResNet::batch_norms() {
   return out;
 }
 
-std::unique_ptr<ResNet> resnet50(int output_stride, int64_t num_classes, uint64_t seed) {
+std::unique_ptr<ResNet> resnet50(int output_stride, int64_t num_classes, uint64_t seed,
+                                 bool random_init) {
   return std::make_unique<ResNet>(ResNetConfig{.blocks = {3, 4, 6, 3},
                                                .output_stride = output_stride,
                                                .num_classes = num_classes,
-                                               .seed = seed});
+                                               .seed = seed,
+                                               .random_init = random_init});
 }
 
-std::unique_ptr<ResNet> resnet101(int output_stride, int64_t num_classes, uint64_t seed) {
+std::unique_ptr<ResNet> resnet101(int output_stride, int64_t num_classes, uint64_t seed,
+                                  bool random_init) {
   return std::make_unique<ResNet>(ResNetConfig{.blocks = {3, 4, 23, 3},
                                                .output_stride = output_stride,
                                                .num_classes = num_classes,
-                                               .seed = seed});
+                                               .seed = seed,
+                                               .random_init = random_init});
 }
 
-std::unique_ptr<ResNet> resnet101_deep_stem(int output_stride, uint64_t seed) {
+std::unique_ptr<ResNet> resnet101_deep_stem(int output_stride, uint64_t seed, bool random_init) {
   return std::make_unique<ResNet>(ResNetConfig{.blocks = {3, 4, 23, 3},
                                                .stem = Stem::deep,
                                                .output_stride = output_stride,
                                                .bn = {.momentum = 3e-4},
-                                               .seed = seed});
+                                               .seed = seed,
+                                               .random_init = random_init});
 }
 
 }  // namespace models

@@ -46,6 +46,9 @@ struct ResNetConfig {
   int64_t num_classes = 0;
   layers::BatchNormOptions bn{};  // every backbone BN (SPML: momentum 3e-4)
   uint64_t seed = 0;              // initialization (Philox)
+  // false: conv and fc weights start at zero instead of random (BN at 1/0 as always): for
+  // weights loaded right after construction, where ResNet-101's random init would cost seconds.
+  bool random_init = true;
 };
 
 // Per-stage features; shapes for input [N, H, W, 3] with s(k) = size after k stride-2 steps
@@ -82,12 +85,14 @@ class ResNet : public layers::Layer {
   std::shared_ptr<layers::Linear> fc_;
 };
 
-// Full-size factories (width 64, torchvision BN defaults unless given).
-std::unique_ptr<ResNet> resnet50(int output_stride = 32, int64_t num_classes = 0,
-                                 uint64_t seed = 0);
+// Full-size factories (width 64, torchvision BN defaults). random_init false: zero weights to be
+// overwritten by load_weights (see ResNetConfig::random_init).
+std::unique_ptr<ResNet> resnet50(int output_stride = 32, int64_t num_classes = 0, uint64_t seed = 0,
+                                 bool random_init = true);
 std::unique_ptr<ResNet> resnet101(int output_stride = 32, int64_t num_classes = 0,
-                                  uint64_t seed = 0);
+                                  uint64_t seed = 0, bool random_init = true);
 // SPML's backbone: deep stem, output stride 8, BN momentum 3e-4.
-std::unique_ptr<ResNet> resnet101_deep_stem(int output_stride = 8, uint64_t seed = 0);
+std::unique_ptr<ResNet> resnet101_deep_stem(int output_stride = 8, uint64_t seed = 0,
+                                            bool random_init = true);
 
 }  // namespace models
