@@ -5,21 +5,21 @@
 namespace models {
 
 DeepLabV2ASPP::DeepLabV2ASPP(int64_t in_channels, int64_t out_channels, engine::Generator& gen,
-                             const std::vector<int64_t>& rates)
+                             const std::vector<int64_t>& rates, layers::ConvInit init)
     : layers::Layer("DeepLabV2ASPP") {
   ENGINE_CHECK(!rates.empty(), "DeepLabV2ASPP: needs at least one rate");
   for (size_t i = 0; i < rates.size(); ++i) {
     ENGINE_CHECK(rates[i] > 0, "DeepLabV2ASPP: rate {} must be positive", rates[i]);
     auto branch = std::make_shared<layers::Sequential>();
-    branch->push_back(std::make_shared<layers::Conv2d>(
-        layers::Conv2dOptions{.in_channels = in_channels,
-                              .out_channels = out_channels,
-                              .kernel = 3,
-                              .padding = rates[i],
-                              .dilation = rates[i],
-                              .bias = true,
-                              .init = layers::ConvInit::pytorch_default},
-        gen));
+    branch->push_back(
+        std::make_shared<layers::Conv2d>(layers::Conv2dOptions{.in_channels = in_channels,
+                                                               .out_channels = out_channels,
+                                                               .kernel = 3,
+                                                               .padding = rates[i],
+                                                               .dilation = rates[i],
+                                                               .bias = true,
+                                                               .init = init},
+                                         gen));
     branches_.push_back(register_module("aspp_" + std::to_string(i + 1), branch));
   }
 }

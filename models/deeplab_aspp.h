@@ -19,7 +19,8 @@ using engine::Tensor;
 class DeepLabV2ASPP : public layers::Layer {
  public:
   DeepLabV2ASPP(int64_t in_channels, int64_t out_channels, engine::Generator& gen,
-                const std::vector<int64_t>& rates = {6, 12, 18, 24});
+                const std::vector<int64_t>& rates = {6, 12, 18, 24},
+                layers::ConvInit init = layers::ConvInit::pytorch_default);
   Tensor forward(const Tensor& x) override;
 
  private:

@@ -16,13 +16,15 @@ EmbeddingModel::EmbeddingModel(const EmbeddingModelConfig& c)
                c.embedding_dim);
   backbone_ = register_module("backbone", std::make_shared<ResNet>(c.backbone));
   engine::Generator gen(c.seed);
+  const layers::ConvInit init =
+      c.random_init ? layers::ConvInit::pytorch_default : layers::ConvInit::zeros;
   if (c.head == HeadKind::deeplab_v2_aspp) {
-    head_ =
-        register_module("aspp", std::make_shared<DeepLabV2ASPP>(
-                                    backbone_->out_channels(), c.embedding_dim, gen, c.aspp_rates));
-  } else {
     head_ = register_module(
-        "pspp", make_pspnet_head(backbone_->out_channels(), c.embedding_dim, gen, c.psp_width));
+        "aspp", std::make_shared<DeepLabV2ASPP>(backbone_->out_channels(), c.embedding_dim, gen,
+                                                c.aspp_rates, init));
+  } else {
+    head_ = register_module("pspp", make_pspnet_head(backbone_->out_channels(), c.embedding_dim,
+                                                     gen, c.psp_width, {}, init));
   }
 }
 
@@ -41,24 +43,33 @@ EmbeddingOutput EmbeddingModel::forward(const Tensor& image) {
   return out;
 }
 
-std::unique_ptr<EmbeddingModel> deeplab_v2_resnet101(int64_t embedding_dim, uint64_t seed) {
+namespace {
+
+std::unique_ptr<EmbeddingModel> spml_model(HeadKind head, int64_t embedding_dim, uint64_t seed,
+                                           bool random_init) {
   EmbeddingModelConfig c;
-  c.backbone = ResNetConfig{
-      .blocks = {3, 4, 23, 3}, .stem = Stem::deep, .output_stride = 8, .bn = {.momentum = 3e-4}};
-  c.head = HeadKind::deeplab_v2_aspp;
+  c.backbone = ResNetConfig{.blocks = {3, 4, 23, 3},
+                            .stem = Stem::deep,
+                            .output_stride = 8,
+                            .bn = {.momentum = 3e-4},
+                            .random_init = random_init};
+  c.head = head;
   c.embedding_dim = embedding_dim;
   c.seed = seed;
+  c.random_init = random_init;
   return std::make_unique<EmbeddingModel>(c);
 }
 
-std::unique_ptr<EmbeddingModel> pspnet_resnet101(int64_t embedding_dim, uint64_t seed) {
-  EmbeddingModelConfig c;
-  c.backbone = ResNetConfig{
-      .blocks = {3, 4, 23, 3}, .stem = Stem::deep, .output_stride = 8, .bn = {.momentum = 3e-4}};
-  c.head = HeadKind::pspnet_ppm;
-  c.embedding_dim = embedding_dim;
-  c.seed = seed;
-  return std::make_unique<EmbeddingModel>(c);
+}  // namespace
+
+std::unique_ptr<EmbeddingModel> deeplab_v2_resnet101(int64_t embedding_dim, uint64_t seed,
+                                                     bool random_init) {
+  return spml_model(HeadKind::deeplab_v2_aspp, embedding_dim, seed, random_init);
+}
+
+std::unique_ptr<EmbeddingModel> pspnet_resnet101(int64_t embedding_dim, uint64_t seed,
+                                                 bool random_init) {
+  return spml_model(HeadKind::pspnet_ppm, embedding_dim, seed, random_init);
 }
 
 SoftmaxClassifier::SoftmaxClassifier(int64_t embedding_dim, int64_t num_classes, double dropout_p,

@@ -28,6 +28,9 @@ struct EmbeddingModelConfig {
   int64_t psp_width = 512;  // pyramid pooling width (real network); tests use less
   bool upsample_x2 = true;  // spml.md §1.3: bilinear x2 after the head
   uint64_t seed = 1;        // head initialization (the backbone has its own seed)
+  // false: head conv weights and biases start at zero (see ResNetConfig::random_init, which
+  // the factories below set to the same value).
+  bool random_init = true;
 };
 
 struct EmbeddingOutput {
@@ -60,9 +63,11 @@ class EmbeddingModel : public layers::Module {
 };
 
 // DeepLab-v2 (ASPP) and PSPNet embedding models on SPML's backbone (deep stem, OS8, BN momentum
-// 3e-4), full size.
-std::unique_ptr<EmbeddingModel> deeplab_v2_resnet101(int64_t embedding_dim = 64, uint64_t seed = 1);
-std::unique_ptr<EmbeddingModel> pspnet_resnet101(int64_t embedding_dim = 32, uint64_t seed = 1);
+// 3e-4), full size; random_init false gives zero conv weights, to be loaded.
+std::unique_ptr<EmbeddingModel> deeplab_v2_resnet101(int64_t embedding_dim = 64, uint64_t seed = 1,
+                                                     bool random_init = true);
+std::unique_ptr<EmbeddingModel> pspnet_resnet101(int64_t embedding_dim = 32, uint64_t seed = 1,
+                                                 bool random_init = true);
 
 // Softmax classifier head (spml.md §1.6): conv3x3 D -> 2D (pad 1, no bias), BN(2D), ReLU,
 // Dropout(p), conv1x1 2D -> C with bias. Names semantic_classifier.{0,1,4}.* as SPML's.

@@ -13,7 +13,8 @@ using layers::Conv2dOptions;
 using layers::ConvInit;
 
 PyramidPooling::PyramidPooling(int64_t in_channels, int64_t width, engine::Generator& gen,
-                               const layers::BatchNormOptions& bn, const std::vector<int64_t>& bins)
+                               const layers::BatchNormOptions& bn, const std::vector<int64_t>& bins,
+                               ConvInit init)
     : layers::Layer("PyramidPooling") {
   ENGINE_CHECK(!bins.empty() && in_channels > 0 && width > 0,
                "PyramidPooling: invalid in {} / width {} / {} bins", in_channels, width,
@@ -22,11 +23,9 @@ PyramidPooling::PyramidPooling(int64_t in_channels, int64_t width, engine::Gener
     ENGINE_CHECK(bins[i] > 0, "PyramidPooling: bin {} must be positive", bins[i]);
     auto branch = std::make_shared<layers::Sequential>();
     branch->push_back(std::make_shared<layers::AdaptiveAvgPool2d>(bins[i]));
-    branch->push_back(std::make_shared<Conv2d>(Conv2dOptions{.in_channels = in_channels,
-                                                             .out_channels = width,
-                                                             .kernel = 1,
-                                                             .init = ConvInit::pytorch_default},
-                                               gen));
+    branch->push_back(std::make_shared<Conv2d>(
+        Conv2dOptions{.in_channels = in_channels, .out_channels = width, .kernel = 1, .init = init},
+        gen));
     branch->push_back(std::make_shared<layers::BatchNorm2d>(width, bn));
     branch->push_back(std::make_shared<layers::ReLU>());
     branches_.push_back(register_module("pspp_" + std::to_string(i + 1), branch));
@@ -37,7 +36,7 @@ PyramidPooling::PyramidPooling(int64_t in_channels, int64_t width, engine::Gener
                     .out_channels = width,
                     .kernel = 3,
                     .padding = 1,
-                    .init = ConvInit::pytorch_default},
+                    .init = init},
       gen));
   conv_->push_back(std::make_shared<layers::BatchNorm2d>(width, bn));
   conv_->push_back(std::make_shared<layers::ReLU>());
@@ -53,14 +52,16 @@ Tensor PyramidPooling::forward(const Tensor& x) {
 
 std::shared_ptr<layers::Sequential> make_pspnet_head(int64_t in_channels, int64_t out_channels,
                                                      engine::Generator& gen, int64_t width,
-                                                     const layers::BatchNormOptions& bn) {
+                                                     const layers::BatchNormOptions& bn,
+                                                     ConvInit init) {
   auto head = std::make_shared<layers::Sequential>();
-  head->push_back(std::make_shared<PyramidPooling>(in_channels, width, gen, bn));
+  head->push_back(std::make_shared<PyramidPooling>(in_channels, width, gen, bn,
+                                                   std::vector<int64_t>{1, 2, 3, 6}, init));
   head->push_back(std::make_shared<Conv2d>(Conv2dOptions{.in_channels = width,
                                                          .out_channels = out_channels,
                                                          .kernel = 1,
                                                          .bias = true,
-                                                         .init = ConvInit::pytorch_default},
+                                                         .init = init},
                                            gen));
   return head;
 }

@@ -7,6 +7,7 @@
 
 #include "engine/random.h"
 #include "layers/batch_norm.h"
+#include "layers/conv.h"
 #include "layers/module.h"
 
 namespace models {
@@ -23,7 +24,8 @@ class PyramidPooling : public layers::Layer {
  public:
   PyramidPooling(int64_t in_channels, int64_t width, engine::Generator& gen,
                  const layers::BatchNormOptions& bn = {},
-                 const std::vector<int64_t>& bins = {1, 2, 3, 6});
+                 const std::vector<int64_t>& bins = {1, 2, 3, 6},
+                 layers::ConvInit init = layers::ConvInit::pytorch_default);
   Tensor forward(const Tensor& x) override;
 
  private:
@@ -35,8 +37,9 @@ class PyramidPooling : public layers::Layer {
 // width -> out with bias]; registered as "pspp" in the embedding model, so names are
 // pspp.0.pspp_1.1.weight, ..., pspp.1.weight, pspp.1.bias as in SPML's checkpoints.
 // x [N, h, w, in] -> [N, h, w, out].
-std::shared_ptr<layers::Sequential> make_pspnet_head(int64_t in_channels, int64_t out_channels,
-                                                     engine::Generator& gen, int64_t width = 512,
-                                                     const layers::BatchNormOptions& bn = {});
+std::shared_ptr<layers::Sequential> make_pspnet_head(
+    int64_t in_channels, int64_t out_channels, engine::Generator& gen, int64_t width = 512,
+    const layers::BatchNormOptions& bn = {},
+    layers::ConvInit init = layers::ConvInit::pytorch_default);
 
 }  // namespace models
