@@ -2,6 +2,7 @@
 // permutation (hand-made values), layout metadata, stem and SPML renames.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "engine/io/safetensors.h"
@@ -149,6 +150,35 @@ TEST(Weights, OihwIsPermutedByShapeWithoutMetadata) {
   LoadReport r = load_weights(m, path);
   EXPECT_EQ(r.permuted, (std::vector<std::string>{"conv.weight"}));
   expect_ohwi_of_example(m.conv->weight(), 3, 2, 3);
+}
+
+// The bytes tools/convert_weights.py writes: compact JSON padded with spaces to 8 bytes, an
+// OIHW layout flag, PyTorch names; the file must load without the Python side being run here.
+TEST(Weights, LoadsFilesAsConvertWeightsWritesThem) {
+  OneConv m(2, 3, 3);
+  std::vector<float> w = oihw_example(3, 2, 3).to_vector<float>();
+  std::vector<float> b{0.5f, -1.0f, 2.0f};
+  std::string header =
+      "{\"conv.weight\":{\"dtype\":\"F32\",\"shape\":[3,2,3,3],"
+      "\"data_offsets\":[0,216]},\"conv.bias\":{\"dtype\":\"F32\",\"shape\":[3],"
+      "\"data_offsets\":[216,228]},\"__metadata__\":{\"layout\":\"OIHW\","
+      "\"source\":\"x.pth\"}}";
+  header += std::string((8 - header.size() % 8) % 8, ' ');
+  std::string path = scratch("converted.safetensors");
+  {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    uint64_t n = header.size();
+    std::fwrite(&n, 8, 1, f);  // little-endian host
+    std::fwrite(header.data(), 1, header.size(), f);
+    std::fwrite(w.data(), sizeof(float), w.size(), f);
+    std::fwrite(b.data(), sizeof(float), b.size(), f);
+    std::fclose(f);
+  }
+  LoadReport r = load_weights(m, path);
+  EXPECT_EQ(r.permuted, (std::vector<std::string>{"conv.weight"}));
+  expect_ohwi_of_example(m.conv->weight(), 3, 2, 3);
+  EXPECT_EQ(m.conv->bias().to_vector<float>(), b);
 }
 
 TEST(Weights, AmbiguousSquareShapesFollowMetadataOrDefault) {
