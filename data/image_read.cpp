@@ -52,20 +52,21 @@ bool is_jpeg(const std::vector<uint8_t>& b) {
   return b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF;
 }
 
-// stb_image decodes a JPEG cut short without complaint (missing entropy data reads as zeros), so
-// the marker structure is walked first: segments up to each SOS, entropy-coded data (where 0xFF
-// is always followed by a stuffed 0x00 or an RST marker) up to the next marker, until EOI. Returns
-// an empty string when the stream reaches EOI, else what is wrong.
+// stb_image reports a JPEG cut short as a bare "expected marker"; to say that the file is
+// truncated (and where), the marker structure is walked first: segments up to each SOS,
+// entropy-coded data (where 0xFF is always followed by a stuffed 0x00 or an RST marker) up to the
+// next marker, until EOI. Returns an empty string when the stream reaches EOI, else what is wrong.
+// A JPEG that lacks EOI but is otherwise complete is refused too: it cannot be told apart from one
+// cut after a marker.
 std::string jpeg_structure_problem(const std::vector<uint8_t>& b) {
   const size_t n = b.size();
   size_t i = 2;  // after SOI
   bool seen_sos = false;
   while (true) {
-    // Fill bytes (0xFF) may precede a marker.
-    if (i >= n || b[i] != 0xFF) {
-      if (i >= n) return seen_sos ? "truncated: no end-of-image marker" : "truncated header";
-      return fmt::format("corrupt: expected a marker at byte {}, found 0x{:02X}", i, b[i]);
-    }
+    // Bytes between segments that are not a marker are skipped, as libjpeg does (it warns about
+    // "extraneous bytes"): only a stream that ends before EOI is refused.
+    while (i < n && b[i] != 0xFF) ++i;
+    if (i >= n) return seen_sos ? "truncated: no end-of-image marker" : "truncated header";
     while (i < n && b[i] == 0xFF) ++i;
     if (i >= n) return "truncated: no end-of-image marker";
     const uint8_t marker = b[i++];
