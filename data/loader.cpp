@@ -124,6 +124,10 @@ namespace {
 
 // Copies a dense [h, w, c] map into the top-left of a [H, W, c] slice, filling the rest with pad.
 // `pad` holds one pixel's c values.
+Tensor batch_tensor(const engine::Shape& shape, DType dtype, bool pinned) {
+  return pinned ? Tensor::empty_pinned(shape, dtype) : Tensor::empty(shape, dtype);
+}
+
 template <typename T>
 void paste(const Tensor& src, T* dst, int64_t H, int64_t W, int64_t c, const T* pad) {
   Tensor s = src.contiguous();
@@ -143,14 +147,14 @@ void paste(const Tensor& src, T* dst, int64_t H, int64_t W, int64_t c, const T* 
 
 template <typename T>
 Tensor stack_maps(const std::vector<Sample>& samples, Tensor Sample::*field, const char* name,
-                  DType dtype, int64_t H, int64_t W, T pad) {
+                  DType dtype, int64_t H, int64_t W, T pad, bool pinned) {
   if (std::none_of(samples.begin(), samples.end(),
                    [&](const Sample& s) { return (s.*field).defined(); }))
     return Tensor();
   for (const Sample& s : samples)
     ENGINE_CHECK((s.*field).defined(), "Loader: sample '{}' has no {} while others in its batch do",
                  s.id, name);
-  Tensor out = Tensor::empty({int64_t(samples.size()), H, W}, dtype);
+  Tensor out = batch_tensor({int64_t(samples.size()), H, W}, dtype, pinned);
   T* d = out.data<T>();
   for (size_t i = 0; i < samples.size(); ++i)
     paste<T>(samples[i].*field, d + i * H * W, H, W, 1, &pad);
@@ -202,19 +206,21 @@ Batch Loader::load_batch(const BatchSpan& span) {
     H = std::max(H, s.image.size(0));
     W = std::max(W, s.image.size(1));
   }
-  batch.images = Tensor::empty({n, H, W, 3}, DType::u8);
+  const bool pin = config_.pin_memory;
+  batch.images = batch_tensor({n, H, W, 3}, DType::u8, pin);
   for (int64_t i = 0; i < n; ++i) {
     uint8_t* d = batch.images.data<uint8_t>() + i * H * W * 3;
     // Padding of a smaller sample gets the mean colour, as augmentation padding does.
     paste<uint8_t>(samples[size_t(i)].image, d, H, W, 3, kPadColor.data());
   }
-  batch.labels = stack_maps<uint8_t>(samples, &Sample::label, "label", DType::u8, H, W, kUnlabeled);
-  batch.full_labels =
-      stack_maps<uint8_t>(samples, &Sample::full_label, "full_label", DType::u8, H, W, kUnlabeled);
+  batch.labels =
+      stack_maps<uint8_t>(samples, &Sample::label, "label", DType::u8, H, W, kUnlabeled, pin);
+  batch.full_labels = stack_maps<uint8_t>(samples, &Sample::full_label, "full_label", DType::u8, H,
+                                          W, kUnlabeled, pin);
   batch.regions =
-      stack_maps<int32_t>(samples, &Sample::region, "region", DType::i32, H, W, kPadRegion);
-  batch.valid = stack_maps<uint8_t>(samples, &Sample::valid, "valid", DType::u8, H, W, 0);
-  batch.tags = Tensor::empty({n}, DType::i64);
+      stack_maps<int32_t>(samples, &Sample::region, "region", DType::i32, H, W, kPadRegion, pin);
+  batch.valid = stack_maps<uint8_t>(samples, &Sample::valid, "valid", DType::u8, H, W, 0, pin);
+  batch.tags = batch_tensor({n}, DType::i64, pin);
   for (int64_t i = 0; i < n; ++i) batch.tags.data<int64_t>()[i] = int64_t(samples[size_t(i)].tags);
 
   int64_t end = span.position + span.count;

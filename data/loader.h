@@ -10,9 +10,9 @@
 // a Loader built from a saved state yields exactly the batches the original would have yielded
 // next. The state serializes to a small JSON object for checkpoints.
 //
-// Batches are CPU tensors in ordinary (pageable) memory: pinned host allocation is not available
-// in the engine yet, so a CUDA consumer copies with `.to(device)` from pageable memory. Moving to
-// the device and normalizing (normalize_images) is the caller's job.
+// Batches are CPU tensors; with LoaderConfig::pin_memory they are page-locked (when a CUDA device
+// is present), so the consumer's `.to(device)` copies from pinned memory. Moving to the device
+// and normalizing (normalize_images) is the caller's job.
 #pragma once
 
 #include <condition_variable>
@@ -55,6 +55,8 @@ struct LoaderConfig {
   // eval_multiple, and samples of a batch padded (bottom/right, valid = 0) to the largest one.
   std::optional<AugmentConfig> augment = AugmentConfig{};
   int eval_multiple = 1;
+  // Batches in page-locked host memory (Tensor::empty_pinned) for a CUDA consumer.
+  bool pin_memory = false;
 };
 
 // N samples of one size. Maps absent from the dataset's samples are undefined tensors.

@@ -5,7 +5,16 @@
 
 namespace engine {
 
-Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
+Storage::Storage(size_t nbytes, Device device, bool pinned) : nbytes_(nbytes), device_(device) {
+  ENGINE_CHECK(!pinned || device.is_cpu(), "pinned memory is host memory; asked for it on {}",
+               device.str());
+#ifdef ENGINE_WITH_CUDA
+  if (pinned && cuda::device_count() > 0) {
+    data_ = cuda::alloc_pinned(nbytes);
+    pinned_ = true;
+    return;
+  }
+#endif
   if (device.is_cpu()) {
     data_ = cpu::alloc(nbytes);
   } else {
@@ -19,6 +28,12 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
 }
 
 Storage::~Storage() {
+#ifdef ENGINE_WITH_CUDA
+  if (pinned_) {
+    cuda::free_pinned(data_);
+    return;
+  }
+#endif
   if (device_.is_cpu()) {
     cpu::free(data_);
   } else {

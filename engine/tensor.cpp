@@ -87,18 +87,32 @@ Tensor make_view(const Tensor& base, Shape shape, Shape strides, int64_t offset)
   return Tensor(std::move(impl));
 }
 
-Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+namespace {
+std::shared_ptr<TensorImpl> new_impl(const Shape& shape, DType dtype, Device device, bool pinned) {
   for (int64_t s : shape)
     ENGINE_CHECK(s >= 0, "empty: negative size in shape {}", shape_str(shape));
   ENGINE_CHECK(shape.size() <= size_t(kMaxDims), "empty: {} dims exceed the maximum of {}",
                shape.size(), kMaxDims);
   auto impl = std::make_shared<TensorImpl>();
   impl->storage =
-      std::make_shared<Storage>(size_t(engine::numel(shape)) * dtype_size(dtype), device);
+      std::make_shared<Storage>(size_t(engine::numel(shape)) * dtype_size(dtype), device, pinned);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
-  return Tensor(std::move(impl));
+  return impl;
+}
+}  // namespace
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  return Tensor(new_impl(shape, dtype, device, false));
+}
+
+Tensor Tensor::empty_pinned(const Shape& shape, DType dtype) {
+  return Tensor(new_impl(shape, dtype, Device::cpu(), true));
+}
+
+bool Tensor::is_pinned() const {
+  return defined() && impl_->storage && impl_->storage->pinned();
 }
 
 template <typename T>

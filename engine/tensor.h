@@ -42,6 +42,10 @@ class Tensor {
 
   // --- creation (uninitialized / from host data) ---
   static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+  // A CPU tensor in page-locked memory when a CUDA device is present (see Storage), for
+  // host->device copies that overlap compute (the loader's batches).
+  static Tensor empty_pinned(const Shape& shape, DType dtype = DType::f32);
+  bool is_pinned() const;
   // Copies `values` (row-major) into a new CPU tensor of `shape`.
   template <typename T>
   static Tensor from_vector(const std::vector<T>& values, const Shape& shape);

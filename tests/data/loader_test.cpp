@@ -84,6 +84,19 @@ TEST(Loader, SameBatchesWithOneAndThreeThreads) {
   }
 }
 
+TEST(Loader, PinnedBatchesHoldTheSameData) {
+  // Pinned only where a CUDA device exists; the data must not depend on it either way.
+  auto ds = std::make_shared<MemoryDataset>(8);
+  data::LoaderConfig pinned_config = small_config(2);
+  pinned_config.pin_memory = true;
+  data::Loader plain(ds, small_config(2)), pinned(ds, pinned_config);
+  auto x = plain.next(), y = pinned.next();
+  ASSERT_TRUE(x && y);
+  EXPECT_FALSE(x->images.is_pinned());
+  EXPECT_EQ(y->images.is_pinned(), engine::cuda_available());
+  expect_same_batch(*x, *y);
+}
+
 TEST(Loader, EpochIsAPermutationAndDependsOnSeed) {
   auto ds = std::make_shared<MemoryDataset>(18);
   data::Loader loader(ds, small_config(2));
