@@ -48,6 +48,7 @@ struct DeviceSpaceKeys {
   std::vector<Tensor> pixel_key, segment_key;
 };
 
+#if ENGINE_WITH_CUDA
 std::shared_ptr<const DeviceSpaceKeys> keys_to_device(const RelationSpace& s,
                                                       const std::vector<int32_t>& own,
                                                       engine::Device device) {
@@ -77,6 +78,8 @@ ContrastArgs<float> device_args(const RelationSpace& s, const std::vector<int32_
   }
   return a;
 }
+#endif
+
 }  // namespace
 
 Tensor contrast_space_fused(const Tensor& pixels, const Tensor& current, const Tensor& memory,
