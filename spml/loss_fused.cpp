@@ -7,6 +7,9 @@
 #include "engine/ops/elementwise.h"
 #include "engine/ops/factory.h"
 #include "engine/ops/reduce.h"
+#if ENGINE_WITH_CUDA
+#include "engine/kernels/runtime.h"
+#endif
 #include "spml/loss_kernels.h"
 
 namespace spml {
@@ -38,6 +41,45 @@ ContrastArgs<T> make_args(const RelationSpace& s, const std::vector<int32_t>& ow
   return a;
 }
 
+// The plan's key arrays of one space on the tensors' device (CUDA): copied once per call and kept
+// by the backward closure.
+struct DeviceSpaceKeys {
+  Tensor own, cand_lo, cand_hi;
+  std::vector<Tensor> pixel_key, segment_key;
+};
+
+#if ENGINE_WITH_CUDA
+std::shared_ptr<const DeviceSpaceKeys> keys_to_device(const RelationSpace& s,
+                                                      const std::vector<int32_t>& own,
+                                                      engine::Device device) {
+  auto k = std::make_shared<DeviceSpaceKeys>();
+  auto up = [&](const auto& v) { return Tensor::from_vector(v, {int64_t(v.size())}).to(device); };
+  k->own = up(own);
+  k->cand_lo = up(s.cand_lo);
+  k->cand_hi = up(s.cand_hi);
+  for (const RelationKeys& r : s.relations) {
+    k->pixel_key.push_back(up(r.pixel_key));
+    k->segment_key.push_back(up(r.segment_key));
+  }
+  return k;
+}
+
+// make_args with the key pointers replaced by their device copies.
+ContrastArgs<float> device_args(const RelationSpace& s, const std::vector<int32_t>& own,
+                                const DeviceSpaceKeys& k, const Tensor& pixels,
+                                const Tensor& candidates) {
+  ContrastArgs<float> a = make_args<float>(s, own, pixels, candidates);
+  a.own = k.own.data<int32_t>();
+  a.cand_lo = k.cand_lo.data<int32_t>();
+  a.cand_hi = k.cand_hi.data<int32_t>();
+  for (int r = 0; r < a.num_relations; ++r) {
+    a.relations[r].pixel_key = k.pixel_key[size_t(r)].data<int64_t>();
+    a.relations[r].segment_key = k.segment_key[size_t(r)].data<int64_t>();
+  }
+  return a;
+}
+#endif
+
 }  // namespace
 
 Tensor contrast_space_fused(const Tensor& pixels, const Tensor& current, const Tensor& memory,
@@ -46,11 +88,22 @@ Tensor contrast_space_fused(const Tensor& pixels, const Tensor& current, const T
   const int64_t p = pixels.size(0), d = pixels.size(1), sc = current.size(0);
   const int64_t sm = memory.defined() ? memory.size(0) : 0;
   const int64_t nr = int64_t(space.relations.size());
-  ENGINE_CHECK(pixels.device().is_cpu() && current.device().is_cpu() &&
-                   (!memory.defined() || memory.device().is_cpu()),
-               "spml fused loss: tensors on {}; only the CPU kernels exist (the CUDA kernel "
-               "cuda/spml_loss.cu is not built)",
-               pixels.device().str());
+  const engine::Device device = pixels.device();
+  ENGINE_CHECK(current.device() == device && (!memory.defined() || memory.device() == device),
+               "spml fused loss: pixels on {}, current prototypes on {}, memory on {}; expected "
+               "one device",
+               device.str(), current.device().str(),
+               memory.defined() ? memory.device().str() : std::string("-"));
+#if ENGINE_WITH_CUDA
+  const bool on_cuda = device.is_cuda();
+  ENGINE_CHECK(!on_cuda || pixels.dtype() == DType::f32,
+               "spml fused loss: CUDA embedding dtype {}; the CUDA kernels take f32",
+               engine::dtype_name(pixels.dtype()));
+#else
+  constexpr bool on_cuda = false;
+  ENGINE_CHECK(device.is_cpu(), "spml fused loss: tensors on {}; this build has no CUDA backend",
+               device.str());
+#endif
   ENGINE_CHECK(
       space.num_candidates == sc + sm && space.num_grad == sc && int64_t(plan->own.size()) == p,
       "spml fused loss: the plan ({} candidates, {} pixels) does not match the tensors "
@@ -60,14 +113,15 @@ Tensor contrast_space_fused(const Tensor& pixels, const Tensor& current, const T
   Tensor pix = pixels.detach().contiguous();
   Tensor cand;
   if (sm > 0) {
-    cand = Tensor::empty({sc + sm, d}, dt);
+    cand = Tensor::empty({sc + sm, d}, dt, device);
     cand.narrow(0, 0, sc).copy_(current.detach());
     cand.narrow(0, sc, sm).copy_(memory.detach());
   } else {
     cand = current.detach().contiguous();
   }
-  Tensor loss = Tensor::empty({p, nr}, dt), log_num = Tensor::empty({p, nr}, dt),
-         log_den = Tensor::empty({p, nr}, dt), fb = Tensor::empty({p, nr}, DType::u8);
+  Tensor loss = Tensor::empty({p, nr}, dt, device), log_num = Tensor::empty({p, nr}, dt, device),
+         log_den = Tensor::empty({p, nr}, dt, device),
+         fb = Tensor::empty({p, nr}, DType::u8, device);
   auto run = [&](auto zero) {
     using T = decltype(zero);
     cpu::contrast_forward<T>(make_args<T>(space, plan->own, pix, cand), loss.data<T>(),
@@ -75,18 +129,37 @@ Tensor contrast_space_fused(const Tensor& pixels, const Tensor& current, const T
   };
   ENGINE_CHECK(dt == DType::f32 || dt == DType::f64,
                "spml fused loss: embedding dtype {}; expected f32 or f64", engine::dtype_name(dt));
-  if (dt == DType::f32)
+  std::shared_ptr<const DeviceSpaceKeys> dkeys;
+  if (on_cuda) {
+#if ENGINE_WITH_CUDA
+    engine::cuda::DeviceGuard guard(device.index);
+    dkeys = keys_to_device(space, plan->own, device);
+    cuda::contrast_forward(device_args(space, plan->own, *dkeys, pix, cand), loss.data<float>(),
+                           log_num.data<float>(), log_den.data<float>(), fb.data<uint8_t>());
+#endif
+  } else if (dt == DType::f32) {
     run(float{});
-  else
+  } else {
     run(double{});
+  }
 
   engine::autograd::record(
       local_space ? "spml_contrast_local" : "spml_contrast", {pixels, current}, {&loss},
-      [plan, local_space, pix, cand, log_num, log_den, fb, sc,
-       dt](const std::vector<Tensor>& grads) -> std::vector<Tensor> {
+      [plan, local_space, pix, cand, log_num, log_den, fb, sc, dt, device,
+       dkeys](const std::vector<Tensor>& grads) -> std::vector<Tensor> {
         const RelationSpace& sp = local_space ? plan->local : plan->plain;
         Tensor g = grads[0].contiguous();
-        Tensor gp = Tensor::empty(pix.shape(), dt), gc = Tensor::empty({sc, pix.size(1)}, dt);
+        Tensor gp = Tensor::empty(pix.shape(), dt, device),
+               gc = Tensor::empty({sc, pix.size(1)}, dt, device);
+        if (dkeys) {
+#if ENGINE_WITH_CUDA
+          engine::cuda::DeviceGuard guard(device.index);
+          cuda::contrast_backward(device_args(sp, plan->own, *dkeys, pix, cand), g.data<float>(),
+                                  log_num.data<float>(), log_den.data<float>(), fb.data<uint8_t>(),
+                                  gp.data<float>(), gc.data<float>());
+#endif
+          return {gp, gc};
+        }
         auto back = [&](auto zero) {
           using T = decltype(zero);
           cpu::contrast_backward<T>(make_args<T>(sp, plan->own, pix, cand), g.data<T>(),
@@ -110,10 +183,11 @@ RelationLosses spml_loss_fused(const LossInputs& in, const LossConfig& config) {
       const RelationKeys& k = space.relations[r];
       Tensor value;
       if (k.num_pixels_in == 0) {
-        value = engine::zeros({}, in.embedding.dtype());
+        value = engine::zeros({}, in.embedding.dtype(), in.embedding.device());
       } else {
         Tensor w = Tensor::from_vector(k.pixel_weight, {int64_t(k.pixel_weight.size())})
-                       .to(in.embedding.dtype());
+                       .to(in.embedding.dtype())
+                       .to(in.embedding.device());
         value = engine::sum(engine::mul(per_pixel.select(1, int64_t(r)), w));
       }
       switch (k.relation) {

@@ -15,8 +15,8 @@
 namespace spml {
 
 // Per-relation losses (means as in spec §4.1 / §4.5). A relation with no participating pixel
-// gives a constant 0. CPU, f32 or f64; the CUDA kernels (cuda/spml_loss.cu) are not built yet
-// and CUDA tensors are refused with that message.
+// gives a constant 0. CPU tensors: f32 or f64; CUDA tensors (all on one device): f32, through
+// cuda/spml_loss.cu.
 RelationLosses spml_loss_fused(const LossInputs& inputs, const LossConfig& config);
 
 // Per-pixel losses ℓ [P, R] of one relation space of a plan (R = space.relations.size(); 0 for
