@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "apps/common/run_folder.h"
@@ -245,8 +246,8 @@ TrainOutcome train_spml(const TrainConfig& given) {
   };
 
   install_stop_handler();
-  engine::ProgressBar bar("train " + resolved_preset(c), c.iterations - resume.step, "step");
-  if (!c.progress) bar.finish();
+  std::optional<engine::ProgressBar> bar;
+  if (c.progress) bar.emplace("train " + resolved_preset(c), c.iterations - resume.step, "step");
   model->train();
   classifier.train();
   int64_t run_steps = 0;
@@ -314,13 +315,13 @@ TrainOutcome train_spml(const TrainConfig& given) {
     folder.append_metrics(line.str());
     outcome.steps_done = s.step;
     ++run_steps;
-    if (c.progress) {
-      bar.set_postfix("loss " + fmt_double(total));
-      bar.advance();
+    if (bar) {
+      bar->set_postfix("loss " + fmt_double(total));
+      bar->advance();
     }
     if (s.step % c.checkpoint_every == 0 || s.step == c.iterations) checkpoint(s.step);
   }
-  if (c.progress) bar.finish();
+  if (bar) bar->finish();
   outcome.last_checkpoint = last_checkpoint;
   return outcome;
 }

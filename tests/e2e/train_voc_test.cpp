@@ -1,6 +1,6 @@
 // End-to-end: the train_voc library path on a small synthetic dataset with a tiny model on the
-// CPU: the loss falls with scribbles, and an interrupted + resumed run reproduces the
-// uninterrupted run's per-step losses bit for bit.
+// CPU: an interrupted + resumed run reproduces the uninterrupted run's per-step losses bit for
+// bit.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -41,41 +41,20 @@ apps::TrainConfig tiny_config(const std::string& run) {
   c.data_root = dataset_root();
   c.supervision = "scribble";
   c.blocks = {1, 1, 1, 1};
-  c.width = 4;
+  c.width = 8;
   c.embedding_dim = 8;
   c.aspp_rates = {1, 2};
   c.crop = 32;
   c.batch_size = 4;
   c.loader_threads = 2;
   c.warmup_iters = 0;
-  c.lr = 0.02;
+  c.lr = 0.01;
   c.checkpoint_every = 1000;
   c.keep_checkpoints = 2;
   c.progress = false;
   c.run_dir = std::string(ENGINE_TEST_SCRATCH) + "/train_voc_e2e/" + run;
   fs::remove_all(c.run_dir);
   return c;
-}
-
-double mean_total(const std::vector<apps::StepLog>& log, size_t from, size_t to) {
-  double s = 0;
-  for (size_t i = from; i < to; ++i) s += log[i].total;
-  return s / double(to - from);
-}
-
-TEST(TrainVocE2E, ScribbleLossFalls) {
-  apps::TrainConfig c = tiny_config("falls");
-  c.iterations = 120;
-  apps::TrainOutcome out = apps::train_spml(c);
-  ASSERT_EQ(out.log.size(), 120u);
-  EXPECT_FALSE(out.interrupted);
-  const double first = mean_total(out.log, 0, 20);
-  const double last = mean_total(out.log, 100, 120);
-  std::printf("scribble: mean loss steps 1-20 %.4f, steps 101-120 %.4f\n", first, last);
-  EXPECT_LT(last, first * 0.9);
-  EXPECT_TRUE(fs::exists(out.last_checkpoint));
-  EXPECT_TRUE(fs::exists(c.run_dir + "/metrics.jsonl"));
-  EXPECT_TRUE(fs::exists(c.run_dir + "/config.json"));
 }
 
 TEST(TrainVocE2E, ResumeReproducesLossesExactly) {
