@@ -52,6 +52,43 @@ void BM_batch_norm_forward_backward(benchmark::State& state) {
 }
 BENCHMARK(BM_batch_norm_forward_backward)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// Fused BN + ReLU forward (training): stats read x, the fused pass reads x and writes y.
+void BM_batch_norm_relu_forward_train(benchmark::State& state) {
+  Generator gen(4);
+  Tensor x = randn(kShape, gen);
+  Tensor w = ones({kShape.back()}), b = zeros({kShape.back()});
+  Tensor rm = zeros({kShape.back()}), rv = ones({kShape.back()});
+  for (auto _ : state) {
+    Tensor y = batch_norm_relu(x, w, b, rm, rv, true, 3e-4, 1e-5);
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+  set_rate(state, 3.0 * double(x.nbytes()));
+}
+BENCHMARK(BM_batch_norm_relu_forward_train)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// BN + add + ReLU forward and backward: forward reads x (stats), x and the residual, writes y;
+// backward reduce reads dy, y, x; apply reads dy, y, x and writes dx and d(residual).
+void BM_batch_norm_add_relu_forward_backward(benchmark::State& state) {
+  Generator gen(5);
+  Tensor x = randn(kShape, gen).set_requires_grad();
+  Tensor r = randn(kShape, gen).set_requires_grad();
+  Tensor w = ones({kShape.back()}).set_requires_grad();
+  Tensor b = zeros({kShape.back()}).set_requires_grad();
+  Tensor rm = zeros({kShape.back()}), rv = ones({kShape.back()});
+  Tensor dy = randn(kShape, gen);
+  for (auto _ : state) {
+    Tensor y = batch_norm_add_relu(x, r, w, b, rm, rv, true, 3e-4, 1e-5);
+    y.backward(dy);
+    benchmark::DoNotOptimize(x.grad().raw_data());
+    x.zero_grad();
+    r.zero_grad();
+    w.zero_grad();
+    b.zero_grad();
+  }
+  set_rate(state, 12.0 * double(x.nbytes()));
+}
+BENCHMARK(BM_batch_norm_add_relu_forward_backward)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // ResNet's stem max pool (3x3, stride 2, pad 1): read x, write y and its i64 argmax.
 void BM_max_pool2d_forward(benchmark::State& state) {
   Generator gen(3);

@@ -64,8 +64,8 @@ void batch_norm_stats(const T* x, int64_t rows, int64_t channels, double* mean, 
 }
 
 template <typename T>
-void batch_norm_affine(const T* x, int64_t rows, int64_t channels, const double* scale,
-                       const double* shift, T* out) {
+void batch_norm_affine(const T* x, const T* residual, int64_t rows, int64_t channels,
+                       const double* scale, const double* shift, bool relu, T* out) {
   const int64_t C = channels;
   std::vector<T> sc(static_cast<size_t>(C)), sh(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c) {
@@ -78,13 +78,28 @@ void batch_norm_affine(const T* x, int64_t rows, int64_t channels, const double*
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * C;
     T* orow = out + r * C;
+    // One loop per variant keeps each inner loop branch-free for vectorization.
+    if (residual == nullptr && !relu) {
 #pragma omp simd
-    for (int64_t c = 0; c < C; ++c) orow[c] = xr[c] * a[c] + b[c];
+      for (int64_t c = 0; c < C; ++c) orow[c] = xr[c] * a[c] + b[c];
+    } else if (residual == nullptr) {
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) orow[c] = std::max(T(0), xr[c] * a[c] + b[c]);
+    } else {
+      const T* rr = residual + r * C;
+      if (relu) {
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) orow[c] = std::max(T(0), xr[c] * a[c] + b[c] + rr[c]);
+      } else {
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) orow[c] = xr[c] * a[c] + b[c] + rr[c];
+      }
+    }
   }
 }
 
 template <typename T>
-void batch_norm_backward_reduce(const T* dy, const T* x, int64_t rows, int64_t channels,
+void batch_norm_backward_reduce(const T* dy, const T* y, const T* x, int64_t rows, int64_t channels,
                                 const double* center, double* sum_dy, double* sum_dy_xc) {
   const int64_t C = channels;
   Chunking ch = chunk_rows(std::max<int64_t>(rows, 1));
@@ -97,9 +112,10 @@ void batch_norm_backward_reduce(const T* dy, const T* x, int64_t rows, int64_t c
     for (int64_t r = b * ch.size; r < end; ++r) {
       const T* xr = x + r * C;
       const T* gr = dy + r * C;
+      const T* yr = y == nullptr ? nullptr : y + r * C;
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c) {
-        double g = double(gr[c]);
+        double g = yr == nullptr || yr[c] > T(0) ? double(gr[c]) : 0.0;
         a1[c] += g;
         a2[c] += g * (double(xr[c]) - center[c]);
       }
@@ -117,8 +133,8 @@ void batch_norm_backward_reduce(const T* dy, const T* x, int64_t rows, int64_t c
 }
 
 template <typename T>
-void batch_norm_backward_apply(const T* dy, const T* x, int64_t rows, int64_t channels,
-                               const double* a, const double* b, const double* k, T* dx) {
+void batch_norm_backward_apply(const T* dy, const T* y, const T* x, int64_t rows, int64_t channels,
+                               const double* a, const double* b, const double* k, T* dx, T* dres) {
   const int64_t C = channels;
   std::vector<T> va(static_cast<size_t>(C)), vb(static_cast<size_t>(C)), vk(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c) {
@@ -133,20 +149,40 @@ void batch_norm_backward_apply(const T* dy, const T* x, int64_t rows, int64_t ch
   for (int64_t r = 0; r < rows; ++r) {
     const T* gr = dy + r * C;
     const T* xr = x + r * C;
-    T* o = dx + r * C;
+    if (y == nullptr) {
+      if (dx != nullptr) {
+        T* o = dx + r * C;
 #pragma omp simd
-    for (int64_t c = 0; c < C; ++c) o[c] = gr[c] * pa[c] + xr[c] * pb[c] + pk[c];
+        for (int64_t c = 0; c < C; ++c) o[c] = gr[c] * pa[c] + xr[c] * pb[c] + pk[c];
+      }
+      if (dres != nullptr) std::copy(gr, gr + C, dres + r * C);
+      continue;
+    }
+    const T* yr = y + r * C;
+    if (dx != nullptr) {
+      T* o = dx + r * C;
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) {
+        T g = yr[c] > T(0) ? gr[c] : T(0);
+        o[c] = g * pa[c] + xr[c] * pb[c] + pk[c];
+      }
+    }
+    if (dres != nullptr) {
+      T* o = dres + r * C;
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) o[c] = yr[c] > T(0) ? gr[c] : T(0);
+    }
   }
 }
 
-#define ENGINE_INSTANTIATE(T)                                                                      \
-  template void batch_norm_stats<T>(const T*, int64_t, int64_t, double*, double*);                 \
-  template void batch_norm_affine<T>(const T*, int64_t, int64_t, const double*, const double*,     \
-                                     T*);                                                          \
-  template void batch_norm_backward_reduce<T>(const T*, const T*, int64_t, int64_t, const double*, \
-                                              double*, double*);                                   \
-  template void batch_norm_backward_apply<T>(const T*, const T*, int64_t, int64_t, const double*,  \
-                                             const double*, const double*, T*);
+#define ENGINE_INSTANTIATE(T)                                                                 \
+  template void batch_norm_stats<T>(const T*, int64_t, int64_t, double*, double*);            \
+  template void batch_norm_affine<T>(const T*, const T*, int64_t, int64_t, const double*,     \
+                                     const double*, bool, T*);                                \
+  template void batch_norm_backward_reduce<T>(const T*, const T*, const T*, int64_t, int64_t, \
+                                              const double*, double*, double*);               \
+  template void batch_norm_backward_apply<T>(const T*, const T*, const T*, int64_t, int64_t,  \
+                                             const double*, const double*, const double*, T*, T*);
 ENGINE_INSTANTIATE(float)
 ENGINE_INSTANTIATE(double)
 #undef ENGINE_INSTANTIATE

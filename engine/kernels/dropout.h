@@ -24,3 +24,9 @@ void dropout(const T* x, int64_t n, float p, T scale, uint64_t seed, uint64_t ba
              uint8_t* mask);
 
 }  // namespace engine::cpu
+
+namespace engine::cuda {
+// The same contract on f32 device pointers: one thread per Philox block (four elements).
+void dropout(const float* x, int64_t n, float p, float scale, uint64_t seed, uint64_t base,
+             float* out, uint8_t* mask);
+}  // namespace engine::cuda

@@ -121,3 +121,10 @@ template <typename T>
 void compare(CompareOp op, const T* a, const Layout& la, const T* b, const Layout& lb, bool* out,
              int64_t n);
 }  // namespace engine::cpu
+
+namespace engine::cuda {
+// T = float, int32_t, int64_t, uint8_t or bool.
+template <typename T>
+void compare(CompareOp op, const T* a, const Layout& la, const T* b, const Layout& lb, bool* out,
+             int64_t n);
+}  // namespace engine::cuda

@@ -36,10 +36,20 @@ void nll_backward(const I* target, const T* row_scale, T scale, int64_t rows, in
                   int64_t ignore_index, T* dlog_probs);
 }  // namespace engine::cpu
 
+// The same contracts on f32 device pointers (I = int32_t or int64_t). The forwards return the
+// statistics to the host, so they wait for the stream.
 namespace engine::cuda {
-LossStats cross_entropy_forward(const float* logits, const int32_t* target, int64_t rows,
-                                int64_t classes, int64_t ignore_index, float* loss, float* lse);
-void cross_entropy_backward(const float* logits, const int32_t* target, const float* lse,
+template <typename I>
+LossStats cross_entropy_forward(const float* logits, const I* target, int64_t rows, int64_t classes,
+                                int64_t ignore_index, float* loss, float* lse);
+template <typename I>
+void cross_entropy_backward(const float* logits, const I* target, const float* lse,
                             const float* row_scale, float scale, int64_t rows, int64_t classes,
                             int64_t ignore_index, float* dlogits);
+template <typename I>
+LossStats nll_forward(const float* log_probs, const I* target, int64_t rows, int64_t classes,
+                      int64_t ignore_index, float* loss);
+template <typename I>
+void nll_backward(const I* target, const float* row_scale, float scale, int64_t rows,
+                  int64_t classes, int64_t ignore_index, float* dlog_probs);
 }  // namespace engine::cuda

@@ -55,3 +55,16 @@ template <typename T>
 void avg_pool2d_backward(const T* dy, const PoolShape& s, const AvgBins& bins, T* dx);
 
 }  // namespace engine::cpu
+
+// The CUDA kernels (cuda/pool.cu): f32, device pointers, same semantics as the CPU ones; the
+// AvgBins arrays must be device memory. Backward passes are gathers (deterministic, no atomics).
+namespace engine::cuda {
+
+void max_pool2d(const float* x, const PoolShape& s, const PoolWindow& win, float* out,
+                int64_t* argmax);
+void max_pool2d_backward(const float* dy, const int64_t* argmax, const PoolShape& s,
+                         const PoolWindow& win, float* dx);
+void avg_pool2d(const float* x, const PoolShape& s, const cpu::AvgBins& bins, float* out);
+void avg_pool2d_backward(const float* dy, const PoolShape& s, const cpu::AvgBins& bins, float* dx);
+
+}  // namespace engine::cuda

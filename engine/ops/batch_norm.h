@@ -25,4 +25,18 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   double momentum = 0.1, double eps = 1e-5);
 
+// relu(batch_norm(x, ...)) in one pass over x (the forward writes only the clamped output; the
+// backward masks dy with output > 0 inside the batch-norm backward kernels). Same arguments,
+// running-buffer update and backward as batch_norm.
+Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                       const Tensor& running_mean, const Tensor& running_var, bool training,
+                       double momentum = 0.1, double eps = 1e-5);
+
+// relu(batch_norm(x, ...) + residual): the tail of a ResNet residual block. residual has x's
+// shape, dtype and device and gets the gradient dy * (output > 0).
+Tensor batch_norm_add_relu(const Tensor& x, const Tensor& residual, const Tensor& weight,
+                           const Tensor& bias, const Tensor& running_mean,
+                           const Tensor& running_var, bool training, double momentum = 0.1,
+                           double eps = 1e-5);
+
 }  // namespace engine

@@ -74,18 +74,29 @@ decltype(auto) dispatch_float(const char* op, const Tensor& t, Cpu&& cpu, Cuda&&
 // The shape of a row-wise op (softmax, l2_normalize and their backwards): moves dim `d` of every
 // input last (dense), allocates an output shaped like the first, runs
 // kernel(T{}, rows_inputs, out, num_rows, row_length) for f32/f64 on CPU, and moves dim `d`
-// back. Not recorded by autograd: callers record their own backward.
-template <typename F>
-Tensor for_rows(const char* op, std::initializer_list<Tensor> inputs, int d, F&& kernel) {
+// back (CPU only in this form). Not recorded by autograd: callers record their own backward.
+// With a second generic callable `cuda_kernel`, f32 CUDA tensors run it the same way (through
+// dispatch_float: device made current, NVTX range).
+template <typename F, typename G>
+Tensor for_rows(const char* op, std::initializer_list<Tensor> inputs, int d, F&& kernel,
+                G&& cuda_kernel) {
   autograd::NoGradGuard ng;
   std::vector<Tensor> rows;
   for (const Tensor& t : inputs) rows.push_back(to_rows(t, d));
   Tensor out = Tensor::empty(rows[0].shape(), rows[0].dtype(), rows[0].device());
   int64_t cols = rows[0].dim() == 0 ? 1 : rows[0].shape().back();
   if (out.numel() > 0)
-    dispatch_cpu_float(op, rows[0],
-                       [&](auto tag) { kernel(tag, rows, out, out.numel() / cols, cols); });
+    dispatch_float(
+        op, rows[0], [&](auto tag) { kernel(tag, rows, out, out.numel() / cols, cols); },
+        [&](auto tag) { cuda_kernel(tag, rows, out, out.numel() / cols, cols); });
   return from_rows(out, d);
+}
+template <typename F>
+Tensor for_rows(const char* op, std::initializer_list<Tensor> inputs, int d, F&& kernel) {
+  return for_rows(op, inputs, d, std::forward<F>(kernel),
+                  [&](auto, const std::vector<Tensor>& rows, Tensor&, int64_t, int64_t) {
+                    no_kernel(op, rows[0]);
+                  });
 }
 
 }  // namespace engine::ops

@@ -65,11 +65,16 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
   ops::check_same_device(name, "a", a, "b", b);
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
-  ops::dispatch_cpu_float(name, a, [&](auto tag) {
-    using T = decltype(tag);
-    cpu::binary<T>(op, a.data<T>(), broadcast_layout(a, shape), b.data<T>(),
-                   broadcast_layout(b, shape), out.data<T>(), out.numel());
-  });
+  Layout la = broadcast_layout(a, shape), lb = broadcast_layout(b, shape);
+  ops::dispatch_float(
+      name, a,
+      [&](auto tag) {
+        using T = decltype(tag);
+        cpu::binary<T>(op, a.data<T>(), la, b.data<T>(), lb, out.data<T>(), out.numel());
+      },
+      [&](auto) {
+        cuda::binary(op, a.data<float>(), la, b.data<float>(), lb, out.data<float>(), out.numel());
+      });
   return out;
 }
 
@@ -77,10 +82,15 @@ Tensor unary_forward(UnaryOp op, const Tensor& x) {
   const char* name = unary_name(op);
   ops::check_floating(name, "x", x);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  ops::dispatch_cpu_float(name, x, [&](auto tag) {
-    using T = decltype(tag);
-    cpu::unary<T>(op, x.data<T>(), layout_of(x), out.data<T>(), out.numel());
-  });
+  ops::dispatch_float(
+      name, x,
+      [&](auto tag) {
+        using T = decltype(tag);
+        cpu::unary<T>(op, x.data<T>(), layout_of(x), out.data<T>(), out.numel());
+      },
+      [&](auto) {
+        cuda::unary(op, x.data<float>(), layout_of(x), out.data<float>(), out.numel());
+      });
   return out;
 }
 
@@ -93,14 +103,34 @@ Tensor compare_forward(CompareOp op, const Tensor& a, const Tensor& b, const cha
                "{}: compare {} tensors after to(f32)", name, dtype_name(a.dtype()));
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor out = Tensor::empty(shape, DType::boolean, a.device());
+  if (out.numel() == 0) return out;
+  Layout la = broadcast_layout(a, shape), lb = broadcast_layout(b, shape);
+  if (a.device().is_cuda()) {
+#if ENGINE_WITH_CUDA
+    ENGINE_CHECK(a.dtype() != DType::f64, "{}: f64 tensors on {} have no CUDA kernel; use f32",
+                 name, a.device().str());
+    cuda::DeviceGuard guard(a.device().index);
+    cuda::NvtxRange range(name);
+    dispatch_dtype(a.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (std::is_same_v<T, float> || std::is_same_v<T, int32_t> ||
+                    std::is_same_v<T, int64_t> || std::is_same_v<T, uint8_t> ||
+                    std::is_same_v<T, bool>) {
+        cuda::compare<T>(op, a.data<T>(), la, b.data<T>(), lb, out.data<bool>(), out.numel());
+      }
+    });
+    return out;
+#else
+    ops::no_kernel(name, a);
+#endif
+  }
   if (!a.device().is_cpu()) ops::no_kernel(name, a);
   dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, BF16> || std::is_same_v<T, F16>) {
       return;
     } else {
-      cpu::compare<T>(op, a.data<T>(), broadcast_layout(a, shape), b.data<T>(),
-                      broadcast_layout(b, shape), out.data<bool>(), out.numel());
+      cpu::compare<T>(op, a.data<T>(), la, b.data<T>(), lb, out.data<bool>(), out.numel());
     }
   });
   return out;
@@ -297,10 +327,16 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
   ops::check_floating("clamp", "x", x);
   ENGINE_CHECK(lo <= hi, "clamp: lo {} > hi {}", lo, hi);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  ops::dispatch_cpu_float("clamp", x, [&](auto tag) {
-    using T = decltype(tag);
-    cpu::clamp<T>(x.data<T>(), layout_of(x), T(lo), T(hi), out.data<T>(), out.numel());
-  });
+  ops::dispatch_float(
+      "clamp", x,
+      [&](auto tag) {
+        using T = decltype(tag);
+        cpu::clamp<T>(x.data<T>(), layout_of(x), T(lo), T(hi), out.data<T>(), out.numel());
+      },
+      [&](auto) {
+        cuda::clamp(x.data<float>(), layout_of(x), float(lo), float(hi), out.data<float>(),
+                    out.numel());
+      });
   Tensor sx = autograd::save(x);
   autograd::record("clamp", {x}, {&out}, [=](const G& g) {
     Tensor inside = logical_and(ge(sx, scalar_like(lo, sx)), le(sx, scalar_like(hi, sx)));
@@ -318,12 +354,19 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Shape shape =
       broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
-  ops::dispatch_cpu_float("where", a, [&](auto tag) {
-    using T = decltype(tag);
-    cpu::where<T>(static_cast<const uint8_t*>(cond.raw_data()), broadcast_layout(cond, shape),
-                  a.data<T>(), broadcast_layout(a, shape), b.data<T>(), broadcast_layout(b, shape),
-                  out.data<T>(), out.numel());
-  });
+  const auto* c = static_cast<const uint8_t*>(cond.raw_data());
+  Layout lc = broadcast_layout(cond, shape), la = broadcast_layout(a, shape),
+         lb = broadcast_layout(b, shape);
+  ops::dispatch_float(
+      "where", a,
+      [&](auto tag) {
+        using T = decltype(tag);
+        cpu::where<T>(c, lc, a.data<T>(), la, b.data<T>(), lb, out.data<T>(), out.numel());
+      },
+      [&](auto) {
+        cuda::where(c, lc, a.data<float>(), la, b.data<float>(), lb, out.data<float>(),
+                    out.numel());
+      });
   bool ga = a.requires_grad(), gb = b.requires_grad();
   Tensor sc = autograd::save(cond);
   Shape sa = a.shape(), sb = b.shape();

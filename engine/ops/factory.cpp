@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "engine/kernels/philox.h"
+#include "engine/kernels/factory.h"
 #include "engine/ops/common.h"
 
 namespace engine {
@@ -30,50 +30,55 @@ Tensor arange(int64_t end, DType dtype, Device device) {
   return arange(0.0, double(end), 1.0, dtype, device);
 }
 
-Tensor arange(double start, double end, double step, DType dtype, Device device) {
-  ENGINE_CHECK(step != 0.0, "arange: step must be non-zero");
-  int64_t n = std::max<int64_t>(0, int64_t(std::ceil((end - start) / step)));
-  std::vector<double> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = start + double(i) * step;
-  return Tensor::from_vector(v, {n}).to(dtype).to(device);
-}
-
 namespace {
-// Host draw (the Philox convention makes it identical to a device draw), then moved.
-template <typename F>
-Tensor draw(const Shape& shape, Generator& gen, DType dtype, Device device, F&& value_at) {
+// Fills a tensor with fill_value_at(kind, ...) element by element: on the host in double and
+// then converted (as every CPU factory does), or on the device by the same function, so both
+// give the same values. A random kind reserves its counter blocks from `gen`.
+Tensor draw(const Shape& shape, FillKind kind, uint64_t seed, uint64_t base, double a, double b,
+            DType dtype, Device device) {
   int64_t n = numel(shape);
-  uint64_t base = gen.reserve(n);
+  if (device.is_cuda()) {
+#if ENGINE_WITH_CUDA
+    Tensor out = Tensor::empty(shape, dtype, device);
+    cuda::DeviceGuard guard(device.index);
+    cuda::NvtxRange range("philox_fill");
+    cuda::fill_values(kind, seed, base, a, b, out.raw_data(), dtype, n);
+    return out;
+#else
+    ENGINE_THROW("factory: a tensor on {} needs the CUDA backend, which this build lacks",
+                 device.str());
+#endif
+  }
   Tensor host = Tensor::empty(shape, DType::f64);
   double* p = host.data<double>();
-  for (int64_t i = 0; i < n; ++i) p[i] = value_at(gen.seed(), base, i);
-  return host.to(dtype).to(device);
+  for (int64_t i = 0; i < n; ++i) p[i] = fill_value_at(kind, seed, base, i, a, b);
+  return host.to(dtype);
 }
 }  // namespace
 
+Tensor arange(double start, double end, double step, DType dtype, Device device) {
+  ENGINE_CHECK(step != 0.0, "arange: step must be non-zero");
+  int64_t n = std::max<int64_t>(0, int64_t(std::ceil((end - start) / step)));
+  return draw({n}, FillKind::range, 0, 0, start, step, dtype, device);
+}
+
 Tensor rand(const Shape& shape, Generator& gen, double low, double high, DType dtype,
             Device device) {
-  return draw(shape, gen, dtype, device, [&](uint64_t s, uint64_t b, int64_t i) {
-    return low + (high - low) * double(philox_uniform(s, b, i));
-  });
+  uint64_t base = gen.reserve(numel(shape));
+  return draw(shape, FillKind::uniform, gen.seed(), base, low, high, dtype, device);
 }
 
 Tensor randn(const Shape& shape, Generator& gen, double mean, double std, DType dtype,
              Device device) {
-  return draw(shape, gen, dtype, device, [&](uint64_t s, uint64_t b, int64_t i) {
-    return mean + std * double(philox_normal(s, b, i));
-  });
+  uint64_t base = gen.reserve(numel(shape));
+  return draw(shape, FillKind::normal, gen.seed(), base, mean, std, dtype, device);
 }
 
 Tensor randint(const Shape& shape, int64_t low, int64_t high, Generator& gen, DType dtype,
                Device device) {
   ENGINE_CHECK(high > low, "randint: empty range [{}, {})", low, high);
-  double span = double(high - low);
-  return draw(shape, gen, dtype, device, [&](uint64_t s, uint64_t b, int64_t i) {
-    // uniform in (0, 1] -> index in [0, span)
-    double k = std::ceil(double(philox_uniform(s, b, i)) * span) - 1.0;
-    return double(low) + std::max(0.0, k);
-  });
+  uint64_t base = gen.reserve(numel(shape));
+  return draw(shape, FillKind::integer, gen.seed(), base, double(low), double(high), dtype, device);
 }
 
 }  // namespace engine

@@ -37,7 +37,7 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
                  i, shape_str(t.shape()), shape_str(t0.shape()), d);
     shape[size_t(d)] += t.shape()[size_t(d)];
   }
-  if (!t0.device().is_cpu()) ops::no_kernel("concat", t0);
+  if (!t0.device().is_cpu() && !t0.device().is_cuda()) ops::no_kernel("concat", t0);
 
   Tensor out = Tensor::empty(shape, t0.dtype(), t0.device());
   int64_t outer = 1, inner = 1;
@@ -53,8 +53,16 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
     row_bytes.push_back(t.shape()[size_t(d)] * inner * es);
     sizes.push_back(t.shape()[size_t(d)]);
   }
-  if (out.numel() > 0)
+  if (out.numel() > 0 && out.device().is_cuda()) {
+#if ENGINE_WITH_CUDA
+    cuda::concat_rows(srcs.data(), row_bytes.data(), int(srcs.size()), outer, out.raw_data(),
+                      out.device().index);
+#else
+    ops::no_kernel("concat", t0);
+#endif
+  } else if (out.numel() > 0) {
     cpu::concat_rows(srcs.data(), row_bytes.data(), int(srcs.size()), outer, out.raw_data());
+  }
 
   std::vector<bool> needs;
   for (const Tensor& t : tensors) needs.push_back(t.requires_grad());
@@ -125,7 +133,7 @@ namespace {
 // Pads with non-negative amounts; backward slices the gradient.
 Tensor pad_grow(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& pads,
                 double value) {
-  if (!x.device().is_cpu()) ops::no_kernel("pad", x);
+  if (!x.device().is_cpu() && !x.device().is_cuda()) ops::no_kernel("pad", x);
   const int nd = std::max(x.dim(), 1);
   PadGeometry g;
   g.ndim = nd;
@@ -150,29 +158,38 @@ Tensor pad_grow(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>&
   Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
   if (out.numel() > 0) {
     Tensor v = Tensor::empty({}, x.dtype()).fill_(value);
-    auto run = [&](auto tag) {
-      using U = decltype(tag);
-      U bits;
-      std::memcpy(&bits, v.raw_data(), sizeof(U));
-      cpu::pad_constant<U>(static_cast<const U*>(xc.raw_data()), g, bits,
-                           static_cast<U*>(out.raw_data()));
-    };
-    switch (dtype_size(x.dtype())) {
-      case 1:
-        run(uint8_t{});
-        break;
-      case 2:
-        run(uint16_t{});
-        break;
-      case 4:
-        run(uint32_t{});
-        break;
-      case 8:
-        run(uint64_t{});
-        break;
-      default:
-        ENGINE_THROW("pad: unsupported element size {} of dtype {}", dtype_size(x.dtype()),
-                     dtype_name(x.dtype()));
+    if (x.device().is_cuda()) {
+#if ENGINE_WITH_CUDA
+      cuda::pad_constant(xc.raw_data(), int(dtype_size(x.dtype())), g, v.raw_data(), out.raw_data(),
+                         x.device().index);
+#else
+      ops::no_kernel("pad", x);
+#endif
+    } else {
+      auto run = [&](auto tag) {
+        using U = decltype(tag);
+        U bits;
+        std::memcpy(&bits, v.raw_data(), sizeof(U));
+        cpu::pad_constant<U>(static_cast<const U*>(xc.raw_data()), g, bits,
+                             static_cast<U*>(out.raw_data()));
+      };
+      switch (dtype_size(x.dtype())) {
+        case 1:
+          run(uint8_t{});
+          break;
+        case 2:
+          run(uint16_t{});
+          break;
+        case 4:
+          run(uint32_t{});
+          break;
+        case 8:
+          run(uint64_t{});
+          break;
+        default:
+          ENGINE_THROW("pad: unsupported element size {} of dtype {}", dtype_size(x.dtype()),
+                       dtype_name(x.dtype()));
+      }
     }
   }
   const Shape in_shape = x.shape();

@@ -49,10 +49,10 @@ double loss_scale(const Tensor& g, int64_t valid, Reduction reduction) {
   return g.item();
 }
 
-template <typename I>
+// Reads the offending value through a host copy of that one element (target may be on a device).
 [[noreturn]] void bad_target(const char* op, const Tensor& target, int64_t row, int64_t classes,
                              int64_t ignore_index) {
-  int64_t value = int64_t(target.data<I>()[row]);
+  int64_t value = int64_t(target.reshape({-1}).slice(0, row, row + 1).item());
   ENGINE_THROW(
       "{}: target value {} at flat position {} of target {} is outside [0, {}) and is "
       "not ignore_index {}",
@@ -75,15 +75,25 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_
   Tensor row_loss = Tensor::empty({rows}, logits.dtype(), logits.device());
   Tensor lse = Tensor::empty({rows}, logits.dtype(), logits.device());
   LossStats st;
-  ops::dispatch_cpu_float(op, x, [&](auto tag) {
-    using T = decltype(tag);
-    dispatch_target(t, [&](auto itag) {
-      using I = decltype(itag);
-      st = cpu::cross_entropy_forward<T, I>(x.data<T>(), t.data<I>(), rows, classes, ignore_index,
-                                            row_loss.data<T>(), lse.data<T>());
-      if (st.bad_row >= 0) bad_target<I>(op, t, st.bad_row, classes, ignore_index);
-    });
-  });
+  ops::dispatch_float(
+      op, x,
+      [&](auto tag) {
+        using T = decltype(tag);
+        dispatch_target(t, [&](auto itag) {
+          using I = decltype(itag);
+          st = cpu::cross_entropy_forward<T, I>(x.data<T>(), t.data<I>(), rows, classes,
+                                                ignore_index, row_loss.data<T>(), lse.data<T>());
+        });
+      },
+      [&](auto) {
+        dispatch_target(t, [&](auto itag) {
+          using I = decltype(itag);
+          st = cuda::cross_entropy_forward<I>(x.data<float>(), t.data<I>(), rows, classes,
+                                              ignore_index, row_loss.data<float>(),
+                                              lse.data<float>());
+        });
+      });
+  if (st.bad_row >= 0) bad_target(op, t, st.bad_row, classes, ignore_index);
   Tensor out = reduce_loss(row_loss, t.shape(), st, reduction);
   Tensor sx = autograd::save(x), st_t = t, slse = lse;
   Shape in_shape = logits.shape();
@@ -92,15 +102,25 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_
     Tensor dx = Tensor::empty(in_shape, sx.dtype(), sx.device());
     Tensor gr = reduction == Reduction::none ? g[0].contiguous() : Tensor();
     double scale = loss_scale(g[0], valid, reduction);
-    ops::dispatch_cpu_float(op, sx, [&](auto tag) {
-      using T = decltype(tag);
-      dispatch_target(st_t, [&](auto itag) {
-        using I = decltype(itag);
-        cpu::cross_entropy_backward<T, I>(sx.data<T>(), st_t.data<I>(), slse.data<T>(),
-                                          gr.defined() ? gr.data<T>() : nullptr, T(scale), rows,
-                                          classes, ignore_index, dx.data<T>());
-      });
-    });
+    ops::dispatch_float(
+        op, sx,
+        [&](auto tag) {
+          using T = decltype(tag);
+          dispatch_target(st_t, [&](auto itag) {
+            using I = decltype(itag);
+            cpu::cross_entropy_backward<T, I>(sx.data<T>(), st_t.data<I>(), slse.data<T>(),
+                                              gr.defined() ? gr.data<T>() : nullptr, T(scale), rows,
+                                              classes, ignore_index, dx.data<T>());
+          });
+        },
+        [&](auto) {
+          dispatch_target(st_t, [&](auto itag) {
+            using I = decltype(itag);
+            cuda::cross_entropy_backward<I>(sx.data<float>(), st_t.data<I>(), slse.data<float>(),
+                                            gr.defined() ? gr.data<float>() : nullptr, float(scale),
+                                            rows, classes, ignore_index, dx.data<float>());
+          });
+        });
     return std::vector<Tensor>{dx};
   });
   return out;
@@ -119,15 +139,24 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, int64_t ignore_in
   int64_t classes = log_probs.shape().back(), rows = t.numel();
   Tensor row_loss = Tensor::empty({rows}, log_probs.dtype(), log_probs.device());
   LossStats st;
-  ops::dispatch_cpu_float(op, x, [&](auto tag) {
-    using T = decltype(tag);
-    dispatch_target(t, [&](auto itag) {
-      using I = decltype(itag);
-      st = cpu::nll_forward<T, I>(x.data<T>(), t.data<I>(), rows, classes, ignore_index,
-                                  row_loss.data<T>());
-      if (st.bad_row >= 0) bad_target<I>(op, t, st.bad_row, classes, ignore_index);
-    });
-  });
+  ops::dispatch_float(
+      op, x,
+      [&](auto tag) {
+        using T = decltype(tag);
+        dispatch_target(t, [&](auto itag) {
+          using I = decltype(itag);
+          st = cpu::nll_forward<T, I>(x.data<T>(), t.data<I>(), rows, classes, ignore_index,
+                                      row_loss.data<T>());
+        });
+      },
+      [&](auto) {
+        dispatch_target(t, [&](auto itag) {
+          using I = decltype(itag);
+          st = cuda::nll_forward<I>(x.data<float>(), t.data<I>(), rows, classes, ignore_index,
+                                    row_loss.data<float>());
+        });
+      });
+  if (st.bad_row >= 0) bad_target(op, t, st.bad_row, classes, ignore_index);
   Tensor out = reduce_loss(row_loss, t.shape(), st, reduction);
   Tensor st_t = t;
   Shape in_shape = log_probs.shape();
@@ -138,14 +167,23 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, int64_t ignore_in
     Tensor dx = Tensor::empty(in_shape, dt, dev);
     Tensor gr = reduction == Reduction::none ? g[0].contiguous() : Tensor();
     double scale = loss_scale(g[0], valid, reduction);
-    ops::dispatch_cpu_float(op, dx, [&](auto tag) {
-      using T = decltype(tag);
-      dispatch_target(st_t, [&](auto itag) {
-        using I = decltype(itag);
-        cpu::nll_backward<T, I>(st_t.data<I>(), gr.defined() ? gr.data<T>() : nullptr, T(scale),
-                                rows, classes, ignore_index, dx.data<T>());
-      });
-    });
+    ops::dispatch_float(
+        op, dx,
+        [&](auto tag) {
+          using T = decltype(tag);
+          dispatch_target(st_t, [&](auto itag) {
+            using I = decltype(itag);
+            cpu::nll_backward<T, I>(st_t.data<I>(), gr.defined() ? gr.data<T>() : nullptr, T(scale),
+                                    rows, classes, ignore_index, dx.data<T>());
+          });
+        },
+        [&](auto) {
+          dispatch_target(st_t, [&](auto itag) {
+            using I = decltype(itag);
+            cuda::nll_backward<I>(st_t.data<I>(), gr.defined() ? gr.data<float>() : nullptr,
+                                  float(scale), rows, classes, ignore_index, dx.data<float>());
+          });
+        });
     return std::vector<Tensor>{dx};
   });
   return out;

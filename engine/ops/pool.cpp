@@ -16,7 +16,6 @@ namespace {
 PoolShape input_shape(const char* op, const Tensor& x) {
   ops::check_floating(op, "x", x);
   ENGINE_CHECK(x.dim() == 4, "{}: x {} must be 4-d NHWC [N, H, W, C]", op, shape_str(x.shape()));
-  if (!x.device().is_cpu()) ops::no_kernel(op, x);
   PoolShape s;
   s.n = x.size(0);
   s.h = x.size(1);
@@ -51,6 +50,23 @@ struct Bins {
   }
 };
 
+// The bins copied to `device` (small: O(OH + OW) values), and the view of that copy.
+struct DeviceBins {
+  Tensor bounds, inv_count;
+  DeviceBins(const Bins& b, Device device) {
+    std::vector<int64_t> all;
+    for (const auto* v : {&b.h_start, &b.h_end, &b.w_start, &b.w_end})
+      all.insert(all.end(), v->begin(), v->end());
+    bounds = Tensor::from_vector<int64_t>(all, {int64_t(all.size())}).to(device);
+    inv_count = Tensor::from_vector<double>(b.inv_count, {int64_t(b.inv_count.size())}).to(device);
+  }
+  cpu::AvgBins view(const Bins& b) const {
+    const int64_t* p = bounds.data<int64_t>();
+    const int64_t oh = int64_t(b.h_start.size()), ow = int64_t(b.w_start.size());
+    return {p, p + oh, p + 2 * oh, p + 2 * oh + ow, inv_count.data<double>()};
+  }
+};
+
 Tensor avg_bins_backward(const Tensor& dy, const std::shared_ptr<const Bins>& bins,
                          const PoolShape& s);
 
@@ -59,10 +75,17 @@ Tensor avg_bins_forward(const char* op, const Tensor& x, const std::shared_ptr<c
                         const PoolShape& s) {
   Tensor xc = x.contiguous();
   Tensor out = Tensor::empty({s.n, s.out_h, s.out_w, s.c}, x.dtype(), x.device());
-  ops::dispatch_cpu_float(op, xc, [&](auto tag) {
-    using T = decltype(tag);
-    cpu::avg_pool2d<T>(xc.data<T>(), s, bins->view(), out.data<T>());
-  });
+  ops::dispatch_float(
+      op, xc,
+      [&](auto tag) {
+        using T = decltype(tag);
+        cpu::avg_pool2d<T>(xc.data<T>(), s, bins->view(), out.data<T>());
+      },
+      [&](auto tag) {
+        using T = decltype(tag);
+        DeviceBins db(*bins, x.device());
+        cuda::avg_pool2d(xc.data<T>(), s, db.view(*bins), out.data<T>());
+      });
   autograd::record(op, {x}, {&out},
                    [=](const G& g) { return G{avg_bins_backward(g[0], bins, s)}; });
   return out;
@@ -72,10 +95,17 @@ Tensor avg_bins_backward(const Tensor& dy, const std::shared_ptr<const Bins>& bi
                          const PoolShape& s) {
   Tensor gc = dy.contiguous();
   Tensor dx = Tensor::empty({s.n, s.h, s.w, s.c}, dy.dtype(), dy.device());
-  ops::dispatch_cpu_float("avg_pool2d_backward", gc, [&](auto tag) {
-    using T = decltype(tag);
-    cpu::avg_pool2d_backward<T>(gc.data<T>(), s, bins->view(), dx.data<T>());
-  });
+  ops::dispatch_float(
+      "avg_pool2d_backward", gc,
+      [&](auto tag) {
+        using T = decltype(tag);
+        cpu::avg_pool2d_backward<T>(gc.data<T>(), s, bins->view(), dx.data<T>());
+      },
+      [&](auto tag) {
+        using T = decltype(tag);
+        DeviceBins db(*bins, dy.device());
+        cuda::avg_pool2d_backward(gc.data<T>(), s, db.view(*bins), dx.data<T>());
+      });
   autograd::record("avg_pool2d_backward", {dy}, {&dx},
                    [=](const G& g) { return G{avg_bins_forward("avg_pool2d", g[0], bins, s)}; });
   return dx;
@@ -96,18 +126,30 @@ MaxPoolResult max_pool2d_with_indices(const Tensor& x, PoolSize2 kernel, PoolSiz
   Tensor xc = x.contiguous();
   Tensor out = Tensor::empty({s.n, s.out_h, s.out_w, s.c}, x.dtype(), x.device());
   Tensor idx = Tensor::empty(out.shape(), DType::i64, x.device());
-  ops::dispatch_cpu_float(op, xc, [&](auto tag) {
-    using T = decltype(tag);
-    cpu::max_pool2d<T>(xc.data<T>(), s, win, out.data<T>(), idx.data<int64_t>());
-  });
+  ops::dispatch_float(
+      op, xc,
+      [&](auto tag) {
+        using T = decltype(tag);
+        cpu::max_pool2d<T>(xc.data<T>(), s, win, out.data<T>(), idx.data<int64_t>());
+      },
+      [&](auto tag) {
+        using T = decltype(tag);
+        cuda::max_pool2d(xc.data<T>(), s, win, out.data<T>(), idx.data<int64_t>());
+      });
   Tensor sidx = autograd::save(idx);
   autograd::record(op, {x}, {&out}, [=](const G& g) {
     Tensor gc = g[0].contiguous();
     Tensor dx = Tensor::empty({s.n, s.h, s.w, s.c}, gc.dtype(), gc.device());
-    ops::dispatch_cpu_float("max_pool2d_backward", gc, [&](auto tag) {
-      using T = decltype(tag);
-      cpu::max_pool2d_backward<T>(gc.data<T>(), sidx.data<int64_t>(), s, win, dx.data<T>());
-    });
+    ops::dispatch_float(
+        "max_pool2d_backward", gc,
+        [&](auto tag) {
+          using T = decltype(tag);
+          cpu::max_pool2d_backward<T>(gc.data<T>(), sidx.data<int64_t>(), s, win, dx.data<T>());
+        },
+        [&](auto tag) {
+          using T = decltype(tag);
+          cuda::max_pool2d_backward(gc.data<T>(), sidx.data<int64_t>(), s, win, dx.data<T>());
+        });
     return G{dx};
   });
   return {out, idx};

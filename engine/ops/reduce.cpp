@@ -74,14 +74,16 @@ Tensor sum_forward(const Tensor& x, const std::vector<int>& rd, bool keepdim) {
   Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
   if (out.numel() == 0) return out;
   Blocked b = blocked(x, rd);
-  ops::dispatch_cpu_float("sum", x, [&](auto tag) {
-    using T = decltype(tag);
-    if (b.red == 0) {
-      out.zero_();
-      return;
-    }
-    cpu::sum_axis<T>(b.src.data<T>(), b.outer, b.red, b.inner, out.data<T>());
-  });
+  if (b.red == 0) return out.zero_();
+  ops::dispatch_float(
+      "sum", x,
+      [&](auto tag) {
+        using T = decltype(tag);
+        cpu::sum_axis<T>(b.src.data<T>(), b.outer, b.red, b.inner, out.data<T>());
+      },
+      [&](auto) {
+        cuda::sum_axis(b.src.data<float>(), b.outer, b.red, b.inner, out.data<float>());
+      });
   return out;
 }
 
@@ -99,11 +101,18 @@ ValuesIndices extreme_forward(const Tensor& x, const std::vector<int>& rd, bool 
   if (want_indices) r.indices = Tensor::empty(out_shape, DType::i64, x.device());
   if (r.values.numel() == 0) return r;
   Blocked b = blocked(x, rd);
-  ops::dispatch_cpu_float(op, x, [&](auto tag) {
-    using T = decltype(tag);
-    cpu::arg_reduce_axis<T>(b.src.data<T>(), b.outer, b.red, b.inner, is_max, r.values.data<T>(),
-                            want_indices ? r.indices.data<int64_t>() : nullptr);
-  });
+  int64_t* indices = want_indices ? r.indices.data<int64_t>() : nullptr;
+  ops::dispatch_float(
+      op, x,
+      [&](auto tag) {
+        using T = decltype(tag);
+        cpu::arg_reduce_axis<T>(b.src.data<T>(), b.outer, b.red, b.inner, is_max,
+                                r.values.data<T>(), indices);
+      },
+      [&](auto) {
+        cuda::arg_reduce_axis(b.src.data<float>(), b.outer, b.red, b.inner, is_max,
+                              r.values.data<float>(), indices);
+      });
   return r;
 }
 
@@ -178,7 +187,7 @@ ValuesIndices max_min_dim(const Tensor& x, int64_t dim, bool keepdim, bool is_ma
       ks[size_t(d)] = 1;
       pos_shape[size_t(d)] = extent;
     }
-    Tensor pos = arange(extent).reshape(pos_shape);
+    Tensor pos = arange(extent, DType::i64, idx.device()).reshape(pos_shape);
     Tensor hit = eq(pos, idx.reshape(ks));
     Tensor gk = g[0].reshape(ks);
     Tensor grad = where(hit, gk, scalar_like(0.0, gk));
@@ -256,10 +265,16 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool unbiased, boo
   Tensor out = Tensor::empty(reduced_shape(x.shape(), rd, keepdim), x.dtype(), x.device());
   if (out.numel() > 0) {
     Blocked b = blocked(x, rd);
-    ops::dispatch_cpu_float("var", x, [&](auto tag) {
-      using T = decltype(tag);
-      cpu::var_axis<T>(b.src.data<T>(), b.outer, b.red, b.inner, correction, out.data<T>());
-    });
+    ops::dispatch_float(
+        "var", x,
+        [&](auto tag) {
+          using T = decltype(tag);
+          cpu::var_axis<T>(b.src.data<T>(), b.outer, b.red, b.inner, correction, out.data<T>());
+        },
+        [&](auto) {
+          cuda::var_axis(b.src.data<float>(), b.outer, b.red, b.inner, correction,
+                         out.data<float>());
+        });
   }
   Shape in_shape = x.shape();
   Tensor sx = autograd::save(x);

@@ -27,10 +27,16 @@ Tensor bilinear_adjoint(const Tensor& g, const ResizeDims& d, bool align_corners
 Tensor bilinear_apply(const Tensor& x, const ResizeDims& d, bool align_corners) {
   Tensor xc = x.contiguous();
   Tensor out = Tensor::empty({d.n, d.out_h, d.out_w, d.c}, x.dtype(), x.device());
-  ops::dispatch_cpu_float("resize_bilinear", x, [&](auto tag) {
-    using T = decltype(tag);
-    if (out.numel() > 0) cpu::resize_bilinear<T>(xc.data<T>(), d, align_corners, out.data<T>());
-  });
+  ops::dispatch_float(
+      "resize_bilinear", x,
+      [&](auto tag) {
+        using T = decltype(tag);
+        if (out.numel() > 0) cpu::resize_bilinear<T>(xc.data<T>(), d, align_corners, out.data<T>());
+      },
+      [&](auto tag) {
+        using T = decltype(tag);
+        cuda::resize_bilinear(xc.data<T>(), d, align_corners, out.data<T>());
+      });
   autograd::record("resize_bilinear", {x}, {&out},
                    [=](const G& g) { return G{bilinear_adjoint(g[0], d, align_corners)}; });
   return out;
@@ -39,11 +45,17 @@ Tensor bilinear_apply(const Tensor& x, const ResizeDims& d, bool align_corners) 
 Tensor bilinear_adjoint(const Tensor& g, const ResizeDims& d, bool align_corners) {
   Tensor gc = g.contiguous();
   Tensor out = Tensor::empty({d.n, d.in_h, d.in_w, d.c}, g.dtype(), g.device());
-  ops::dispatch_cpu_float("resize_bilinear_backward", g, [&](auto tag) {
-    using T = decltype(tag);
-    if (out.numel() > 0)
-      cpu::resize_bilinear_backward<T>(gc.data<T>(), d, align_corners, out.data<T>());
-  });
+  ops::dispatch_float(
+      "resize_bilinear_backward", g,
+      [&](auto tag) {
+        using T = decltype(tag);
+        if (out.numel() > 0)
+          cpu::resize_bilinear_backward<T>(gc.data<T>(), d, align_corners, out.data<T>());
+      },
+      [&](auto tag) {
+        using T = decltype(tag);
+        cuda::resize_bilinear_backward(gc.data<T>(), d, align_corners, out.data<T>());
+      });
   autograd::record("resize_bilinear_backward", {g}, {&out},
                    [=](const G& gg) { return G{bilinear_apply(gg[0], d, align_corners)}; });
   return out;
@@ -53,10 +65,19 @@ Tensor nearest_apply(const Tensor& x, const ResizeDims& d);
 Tensor nearest_adjoint(const Tensor& g, const ResizeDims& d);
 
 Tensor nearest_apply(const Tensor& x, const ResizeDims& d) {
-  if (!x.device().is_cpu()) ops::no_kernel("resize_nearest", x);
   Tensor xc = x.contiguous();
   Tensor out = Tensor::empty({d.n, d.out_h, d.out_w, d.c}, x.dtype(), x.device());
-  if (out.numel() > 0) {
+  if (x.device().is_cuda()) {
+#if ENGINE_WITH_CUDA
+    // A bit copy: every dtype (labels included) takes the same kernel.
+    cuda::DeviceGuard guard(x.device().index);
+    cuda::resize_nearest(xc.raw_data(), int(dtype_size(x.dtype())), d, out.raw_data());
+#else
+    ops::no_kernel("resize_nearest", x);
+#endif
+  } else if (!x.device().is_cpu()) {
+    ops::no_kernel("resize_nearest", x);
+  } else if (out.numel() > 0) {
     switch (dtype_size(x.dtype())) {
       case 1:
         cpu::resize_nearest(static_cast<const uint8_t*>(xc.raw_data()), d,
@@ -87,10 +108,16 @@ Tensor nearest_apply(const Tensor& x, const ResizeDims& d) {
 Tensor nearest_adjoint(const Tensor& g, const ResizeDims& d) {
   Tensor gc = g.contiguous();
   Tensor out = Tensor::empty({d.n, d.in_h, d.in_w, d.c}, g.dtype(), g.device());
-  ops::dispatch_cpu_float("resize_nearest_backward", g, [&](auto tag) {
-    using T = decltype(tag);
-    if (out.numel() > 0) cpu::resize_nearest_backward<T>(gc.data<T>(), d, out.data<T>());
-  });
+  ops::dispatch_float(
+      "resize_nearest_backward", g,
+      [&](auto tag) {
+        using T = decltype(tag);
+        if (out.numel() > 0) cpu::resize_nearest_backward<T>(gc.data<T>(), d, out.data<T>());
+      },
+      [&](auto tag) {
+        using T = decltype(tag);
+        cuda::resize_nearest_backward(gc.data<T>(), d, out.data<T>());
+      });
   autograd::record("resize_nearest_backward", {g}, {&out},
                    [=](const G& gg) { return G{nearest_apply(gg[0], d)}; });
   return out;

@@ -43,11 +43,18 @@ SortResult sort(const Tensor& x, int64_t dim, bool descending) {
                Tensor::empty(x.shape(), DType::i64, x.device())};
   int64_t outer, inner;
   split_at(x.shape(), d, outer, inner);
-  ops::dispatch_cpu_float("sort", x, [&](auto tag) {
-    using T = decltype(tag);
-    cpu::sort<T>(xc.data<T>(), outer, x.size(d), inner, descending, r.values.data<T>(),
-                 r.indices.data<int64_t>());
-  });
+  ops::dispatch_float(
+      "sort", x,
+      [&](auto tag) {
+        using T = decltype(tag);
+        cpu::sort<T>(xc.data<T>(), outer, x.size(d), inner, descending, r.values.data<T>(),
+                     r.indices.data<int64_t>());
+      },
+      [&](auto tag) {
+        using T = decltype(tag);
+        cuda::sort(xc.data<T>(), outer, x.size(d), inner, descending, r.values.data<T>(),
+                   r.indices.data<int64_t>());
+      });
   record_values("sort", x, r, d);
   return r;
 }
@@ -67,11 +74,18 @@ SortResult topk(const Tensor& x, int64_t k, int64_t dim, bool largest, bool sort
   SortResult r{Tensor::empty(os, x.dtype(), x.device()), Tensor::empty(os, DType::i64, x.device())};
   int64_t outer, inner;
   split_at(x.shape(), d, outer, inner);
-  ops::dispatch_cpu_float("topk", x, [&](auto tag) {
-    using T = decltype(tag);
-    cpu::topk<T>(xc.data<T>(), outer, x.size(d), inner, k, largest, sorted, r.values.data<T>(),
-                 r.indices.data<int64_t>());
-  });
+  ops::dispatch_float(
+      "topk", x,
+      [&](auto tag) {
+        using T = decltype(tag);
+        cpu::topk<T>(xc.data<T>(), outer, x.size(d), inner, k, largest, sorted, r.values.data<T>(),
+                     r.indices.data<int64_t>());
+      },
+      [&](auto tag) {
+        using T = decltype(tag);
+        cuda::topk(xc.data<T>(), outer, x.size(d), inner, k, largest, sorted, r.values.data<T>(),
+                   r.indices.data<int64_t>());
+      });
   record_values("topk", x, r, d);
   return r;
 }

@@ -181,3 +181,92 @@ TEST(BatchNorm, ErrorsNameShapes) {
 
 }  // namespace
 }  // namespace engine
+
+namespace engine {
+namespace {
+
+// The fused ops against their composition: outputs, running buffers and every gradient.
+void expect_fused_matches_composition(bool residual, bool training) {
+  Generator gen(11);
+  Tensor x0 = randn({3, 4, 5, 6}, gen, 0.5, 2.0, DType::f64);
+  Tensor res0 = randn({3, 4, 5, 6}, gen, 0.0, 1.0, DType::f64);
+  Tensor w0 = randn({6}, gen, 1.0, 0.3, DType::f64);
+  Tensor b0 = randn({6}, gen, 0.0, 0.5, DType::f64);
+  // Separate leaves per side, so that each side's gradients are its own.
+  Tensor x = x0.clone().set_requires_grad(), res = res0.clone().set_requires_grad(),
+         w = w0.clone().set_requires_grad(), b = b0.clone().set_requires_grad();
+  Tensor x2 = x0.clone().set_requires_grad(), res2 = res0.clone().set_requires_grad(),
+         w2 = w0.clone().set_requires_grad(), b2 = b0.clone().set_requires_grad();
+  Tensor rm1 = randn({6}, gen, 0.0, 1.0, DType::f64), rv1 = ones({6}, DType::f64) * 2.0;
+  Tensor rm2 = rm1.clone(), rv2 = rv1.clone();
+  Tensor fused = residual ? batch_norm_add_relu(x, res, w, b, rm1, rv1, training, 0.1, 1e-5)
+                          : batch_norm_relu(x, w, b, rm1, rv1, training, 0.1, 1e-5);
+  Tensor bn = batch_norm(x2, w2, b2, rm2, rv2, training, 0.1, 1e-5);
+  Tensor composed = relu(residual ? bn + res2 : bn);
+  std::vector<double> f = fused.to_vector<double>(), c = composed.to_vector<double>();
+  ASSERT_EQ(f.size(), c.size());
+  int positives = 0;
+  for (size_t i = 0; i < f.size(); ++i) {
+    EXPECT_NEAR(f[i], c[i], 1e-12) << "element " << i;
+    positives += f[i] > 0.0;
+  }
+  // Both sides of the kink are exercised.
+  EXPECT_GT(positives, 0);
+  EXPECT_LT(positives, int(f.size()));
+  auto expect_vec_near = [](const Tensor& a, const Tensor& e, const char* what) {
+    std::vector<double> va = a.to_vector<double>(), ve = e.to_vector<double>();
+    ASSERT_EQ(va.size(), ve.size()) << what;
+    for (size_t i = 0; i < va.size(); ++i) EXPECT_NEAR(va[i], ve[i], 1e-10) << what << " " << i;
+  };
+  expect_vec_near(rm1, rm2, "running_mean");
+  expect_vec_near(rv1, rv2, "running_var");
+
+  Tensor dy = randn({3, 4, 5, 6}, gen, 0.0, 1.0, DType::f64);
+  fused.backward(dy);
+  composed.backward(dy);
+  expect_vec_near(x.grad(), x2.grad(), "dx");
+  expect_vec_near(w.grad(), w2.grad(), "dweight");
+  expect_vec_near(b.grad(), b2.grad(), "dbias");
+  if (residual) expect_vec_near(res.grad(), res2.grad(), "dresidual");
+}
+
+TEST(BatchNormFused, ReluTrainingEqualsComposition) {
+  expect_fused_matches_composition(false, true);
+}
+TEST(BatchNormFused, ReluEvalEqualsComposition) {
+  expect_fused_matches_composition(false, false);
+}
+TEST(BatchNormFused, AddReluTrainingEqualsComposition) {
+  expect_fused_matches_composition(true, true);
+}
+TEST(BatchNormFused, AddReluEvalEqualsComposition) {
+  expect_fused_matches_composition(true, false);
+}
+
+// x channel 0: -1, 1 (mean 0, var 1); no affine: bn = -1/sqrt(1+eps), +1/sqrt(1+eps).
+TEST(BatchNormFused, AddReluKnownValues) {
+  Tensor x = Tensor::from_vector<double>({-1.0, 1.0}, {2, 1});
+  Tensor res = Tensor::from_vector<double>({0.5, -2.0}, {2, 1});
+  Tensor y = batch_norm_add_relu(x, res, Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5);
+  std::vector<double> v = y.to_vector<double>();
+  EXPECT_DOUBLE_EQ(v[0], 0.0);  // -0.99999 + 0.5 < 0
+  EXPECT_DOUBLE_EQ(v[1], 0.0);  // 0.99999 - 2 < 0
+  Tensor r2 = Tensor::from_vector<double>({1.5, 0.25}, {2, 1});
+  v = batch_norm_add_relu(x, r2, Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5)
+          .to_vector<double>();
+  const double s = 1.0 / std::sqrt(1.0 + 1e-5);
+  EXPECT_NEAR(v[0], 1.5 - s, 1e-12);
+  EXPECT_NEAR(v[1], 0.25 + s, 1e-12);
+}
+
+TEST(BatchNormFused, ResidualShapeMismatchIsAnError) {
+  Tensor x = zeros({2, 3, 4}), r = zeros({2, 3, 5});
+  expect_error([&] { batch_norm_add_relu(x, r, Tensor(), Tensor(), Tensor(), Tensor(), true); },
+               "batch_norm_add_relu");
+  expect_error(
+      [&] { batch_norm_add_relu(x, Tensor(), Tensor(), Tensor(), Tensor(), Tensor(), true); },
+      "residual");
+}
+
+}  // namespace
+}  // namespace engine

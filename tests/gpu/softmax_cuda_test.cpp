@@ -1,0 +1,57 @@
+// CUDA softmax / log_softmax and l2_normalize at row lengths the op table does not reach:
+// every register-cached width (4..32 lanes per row), rows longer than 256 (a block per row),
+// and a non-last dim; forward and backward against the CPU. Skipped without a GPU.
+#include "engine/ops/elementwise.h"
+#include "engine/ops/factory.h"
+#include "engine/ops/normalize.h"
+#include "engine/ops/reduce.h"
+#include "engine/ops/softmax.h"
+#include "tests/gpu/cuda_test_util.h"
+
+namespace engine::testing {
+namespace {
+
+using CudaSoftmax = CudaTest;
+
+template <typename F>
+void check_row_op(F&& op, const Shape& shape, int64_t dim, const char* what) {
+  Generator g(41);
+  Tensor x = randn(shape, g, 0.0, 3.0), w = randn(shape, g);
+  Tensor a = x.clone(), b = on_cuda(x);
+  a.set_requires_grad(true);
+  b.set_requires_grad(true);
+  Tensor ya = op(a, dim), yb = op(b, dim);
+  expect_close(yb.cpu(), ya, 1e-5, 1e-4, what);
+  sum(mul(ya, w)).backward();
+  sum(mul(yb, on_cuda(w))).backward();
+  expect_close(b.grad().cpu(), a.grad(), 1e-5, 1e-4, what);
+}
+
+TEST_F(CudaSoftmax, EveryRowWidthMatchesTheCpu) {
+  auto sm = [](const Tensor& x, int64_t d) { return softmax(x, d); };
+  auto lsm = [](const Tensor& x, int64_t d) { return log_softmax(x, d); };
+  auto l2 = [](const Tensor& x, int64_t d) { return l2_normalize(x, d); };
+  for (int64_t cols : {1, 3, 21, 32, 33, 64, 100, 256, 257, 1000, 5000}) {
+    Shape s = {7, cols};
+    check_row_op(sm, s, -1, "softmax");
+    check_row_op(lsm, s, -1, "log_softmax");
+    check_row_op(l2, s, -1, "l2_normalize");
+  }
+  check_row_op(sm, {2, 21, 9, 5}, 1, "softmax over dim 1");
+  check_row_op(l2, {2, 64, 9, 5}, 1, "l2_normalize over dim 1");
+}
+
+TEST_F(CudaSoftmax, ZeroRowsOfL2NormalizeUseEps) {
+  Tensor x = zeros({3, 64});
+  Tensor a = x.clone(), b = on_cuda(x);
+  a.set_requires_grad(true);
+  b.set_requires_grad(true);
+  Tensor ya = l2_normalize(a, -1), yb = l2_normalize(b, -1);
+  expect_identical(yb.cpu(), ya, "l2_normalize(0)");
+  sum(ya).backward();
+  sum(yb).backward();
+  expect_close(b.grad().cpu(), a.grad(), 0.0, 1e-6, "l2_normalize(0) grad");
+}
+
+}  // namespace
+}  // namespace engine::testing
