@@ -379,7 +379,9 @@ std::string ConfusionMatrix::matrix_table(const std::vector<std::string>& class_
   size_t w = 5;
   for (const std::string& n : names) w = std::max(w, n.size());
   const size_t cw = normalized ? 6 : 10;
-  std::string out = fmt::format("{:<{}}", normalized ? "GT \\ pred (% of row)" : "GT \\ pred", w);
+  const std::string corner = normalized ? "GT \\ pred (% of row)" : "GT \\ pred";
+  w = std::max(w, corner.size());
+  std::string out = fmt::format("{:<{}}", corner, w);
   for (int p = 0; p < c_; ++p) out += fmt::format(" {:>{}}", p, cw);
   out += fmt::format(" {:>{}}\n", "other", cw);
   for (int g = 0; g < c_; ++g) {
