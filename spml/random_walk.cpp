@@ -1,0 +1,169 @@
+#include "spml/random_walk.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/ops/linalg.h"
+#include "engine/ops/resize.h"
+
+namespace spml {
+
+using engine::Tensor;
+
+namespace {
+
+constexpr int64_t kParallelMin = 1 << 14;
+
+std::string describe(const Tensor& t) {
+  return t.defined() ? t.desc() : "undefined";
+}
+
+// f32 [h, w, D] -> contiguous f32 [N, D] with unit rows (zero rows stay zero).
+Tensor normalized_rows(const Tensor& view, int64_t n, int64_t d) {
+  Tensor e = view.contiguous().clone().view({n, d});
+  float* p = e.data<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    float* r = p + i * d;
+    double ss = 0.0;
+    for (int64_t k = 0; k < d; ++k) ss += double(r[k]) * r[k];
+    if (ss <= 0.0) continue;
+    const float inv = static_cast<float>(1.0 / std::sqrt(ss));
+    for (int64_t k = 0; k < d; ++k) r[k] *= inv;
+  }
+  return e;
+}
+
+}  // namespace
+
+Tensor random_walk_transition(const std::vector<Tensor>& views, const RandomWalkConfig& config) {
+  ENGINE_CHECK(!views.empty(), "random_walk_transition: no embedding views");
+  ENGINE_CHECK(config.power >= 1 && config.squarings >= 0 && config.squarings <= 16 &&
+                   std::isfinite(config.beta),
+               "random_walk_transition: bad config (beta {}, power {}, squarings {})", config.beta,
+               config.power, config.squarings);
+  const Tensor& v0 = views[0];
+  ENGINE_CHECK(v0.defined() && v0.dim() == 3 && v0.dtype() == engine::DType::f32 &&
+                   v0.device() == engine::Device::cpu(),
+               "random_walk_transition: view 0 must be CPU f32 [h, w, D], got {}", describe(v0));
+  const int64_t h = v0.shape()[0], w = v0.shape()[1], d = v0.shape()[2], n = h * w;
+  ENGINE_CHECK(n >= 1 && d >= 1, "random_walk_transition: empty view {}", v0.desc());
+  ENGINE_CHECK(n <= kRandomWalkMaxPixels,
+               "random_walk_transition: {}x{} = {} pixels exceeds the dense-walk limit {}; "
+               "resize the embedding to 1/8 of the image first",
+               h, w, n, kRandomWalkMaxPixels);
+  engine::autograd::NoGradGuard no_grad;
+  Tensor a = Tensor::empty({n, n});
+  float* ap = a.data<float>();
+  const float inv_views = 1.0f / static_cast<float>(views.size());
+  for (size_t vi = 0; vi < views.size(); ++vi) {
+    const Tensor& v = views[vi];
+    ENGINE_CHECK(v.defined() && v.dtype() == engine::DType::f32 && v.shape() == v0.shape() &&
+                     v.device() == engine::Device::cpu(),
+                 "random_walk_transition: view {} must be CPU f32 {} like view 0, got {}", vi,
+                 v0.desc(), describe(v));
+    Tensor e = normalized_rows(v, n, d);
+    Tensor g = engine::matmul(e, e.transpose(0, 1));  // cosines [N, N]
+    const float* gp = g.data<float>();
+    const float beta = config.beta;
+    const bool first = vi == 0;
+#pragma omp parallel for if (n * n > kParallelMin) schedule(static)
+    for (int64_t i = 0; i < n * n; ++i) {
+      const float aff = std::exp(beta * (gp[i] - 1.0f)) * inv_views;
+      ap[i] = first ? aff : ap[i] + aff;
+    }
+  }
+  // exp(100·(cos − 1)) for a single view: only near-identical embeddings keep any weight.
+  const float power = static_cast<float>(config.power);
+  std::vector<double> colsum(static_cast<size_t>(n), 0.0);
+#pragma omp parallel for if (n * n > kParallelMin) schedule(static)
+  for (int64_t i = 0; i < n * n; ++i) ap[i] = std::pow(ap[i], power);
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = ap + i * n;
+    for (int64_t j = 0; j < n; ++j) colsum[static_cast<size_t>(j)] += row[j];
+  }
+  std::vector<float> inv(static_cast<size_t>(n));
+  for (int64_t j = 0; j < n; ++j) {
+    const double s = colsum[static_cast<size_t>(j)];
+    inv[static_cast<size_t>(j)] = s > 0.0 ? static_cast<float>(1.0 / s) : 0.0f;
+  }
+#pragma omp parallel for if (n * n > kParallelMin) schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    float* row = ap + i * n;
+    for (int64_t j = 0; j < n; ++j) row[j] *= inv[static_cast<size_t>(j)];
+  }
+  return a;
+}
+
+Tensor random_walk(const std::vector<Tensor>& views, const Tensor& scores,
+                   const RandomWalkConfig& config) {
+  ENGINE_CHECK(!views.empty() && views[0].defined() && views[0].dim() == 3,
+               "random_walk: need at least one f32 [h, w, D] view, got {}",
+               views.empty() ? std::string("none") : describe(views[0]));
+  const int64_t h = views[0].shape()[0], w = views[0].shape()[1];
+  ENGINE_CHECK(scores.defined() && scores.dim() == 3 && scores.dtype() == engine::DType::f32 &&
+                   scores.shape()[0] == h && scores.shape()[1] == w &&
+                   scores.device() == engine::Device::cpu(),
+               "random_walk: scores must be CPU f32 [{}, {}, C] like the embedding, got {}", h, w,
+               describe(scores));
+  const int64_t c = scores.shape()[2];
+  ENGINE_CHECK(c >= 1, "random_walk: scores have no classes: {}", scores.desc());
+  engine::autograd::NoGradGuard no_grad;
+  Tensor t = random_walk_transition(views, config);
+  // out[j] = Σ_i T_ij s[i]  <=>  S ← Tᵀ S.
+  Tensor tt = t.transpose(0, 1);
+  Tensor s = scores.contiguous().reshape({h * w, c});
+  const int steps = 1 << config.squarings;
+  for (int k = 0; k < steps; ++k) s = engine::matmul(tt, s);
+  return s.reshape({h, w, c});
+}
+
+Tensor normalize_seed_scores(const Tensor& probs, const std::vector<bool>& present) {
+  ENGINE_CHECK(probs.defined() && probs.dim() == 3 && probs.dtype() == engine::DType::f32 &&
+                   probs.device() == engine::Device::cpu(),
+               "normalize_seed_scores: probs must be CPU f32 [h, w, C], got {}", describe(probs));
+  const int64_t c = probs.shape()[2], n = probs.shape()[0] * probs.shape()[1];
+  ENGINE_CHECK(static_cast<int64_t>(present.size()) == c,
+               "normalize_seed_scores: present has {} entries for {} classes", present.size(), c);
+  Tensor out = probs.contiguous().clone();
+  float* p = out.data<float>();
+  std::vector<float> mx(static_cast<size_t>(c), 0.0f);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t l = 0; l < c; ++l) mx[l] = std::max(mx[l], p[i * c + l]);
+  std::vector<float> scale(static_cast<size_t>(c));
+  for (int64_t l = 0; l < c; ++l) scale[l] = (present[l] && mx[l] > 0.0f) ? 1.0f / mx[l] : 0.0f;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t l = 0; l < c; ++l) p[i * c + l] *= scale[l];
+  return out;
+}
+
+Tensor cam_seed_scores(const Tensor& cams, float alpha) {
+  ENGINE_CHECK(cams.defined() && cams.dim() == 3 && cams.dtype() == engine::DType::f32 &&
+                   cams.device() == engine::Device::cpu(),
+               "cam_seed_scores: cams must be CPU f32 [h, w, C-1], got {}", describe(cams));
+  const int64_t h = cams.shape()[0], w = cams.shape()[1], f = cams.shape()[2];
+  Tensor src = cams.contiguous();
+  const float* cp = src.data<float>();
+  Tensor out = Tensor::empty({h, w, f + 1});
+  float* o = out.data<float>();
+  for (int64_t i = 0; i < h * w; ++i) {
+    float mx = 0.0f;
+    for (int64_t l = 0; l < f; ++l) {
+      mx = std::max(mx, cp[i * f + l]);
+      o[i * (f + 1) + l + 1] = cp[i * f + l];
+    }
+    o[i * (f + 1)] = std::pow(std::max(1.0f - mx, 0.0f), alpha);
+  }
+  return out;
+}
+
+Tensor random_walk_scores(const std::vector<Tensor>& views, const Tensor& scores, int64_t out_h,
+                          int64_t out_w, const RandomWalkConfig& config) {
+  ENGINE_CHECK(out_h >= 1 && out_w >= 1, "random_walk_scores: bad output size {}x{}", out_h, out_w);
+  Tensor s = random_walk(views, scores, config);
+  engine::autograd::NoGradGuard no_grad;
+  return engine::resize_bilinear(s.unsqueeze(0), out_h, out_w, false).squeeze(0).contiguous();
+}
+
+}  // namespace spml
