@@ -58,14 +58,50 @@ void one_hot(const L* labels, int64_t n, int64_t num_classes, bool has_ignore, i
 
 }  // namespace engine::cpu
 
-// The CUDA contract (cuda/index.cu, the CUDA backend issue): float values, int32/int64 indices.
+// CUDA kernels (cuda/index.cu): f32 values, I = int32_t or int64_t indices (one_hot and
+// find_bad_index also take uint8_t labels), device pointers, all on the current device's compute
+// stream. Same layouts and meaning as the CPU kernels above.
 namespace engine::cuda {
-void gather(const float* x, const LineGeometry& gx, const int64_t* idx, const LineGeometry& gi,
+
+// Position of the first value of idx[0, n) outside [0, size) that is not the ignore value (when
+// has_ignore), or -1 if every value is valid; the bad value goes to *bad_value. Validation runs
+// on the device (a kernel records the lowest bad position with atomicMin) and this call waits
+// for it: one 8-byte device-to-host copy and a compute-stream synchronization per call (a second
+// copy of one index only when a value is bad).
+template <typename I>
+int64_t find_bad_index(const I* idx, int64_t n, int64_t size, bool has_ignore, int64_t ignore,
+                       int64_t* bad_value);
+
+// One thread per output element, 64-bit offsets.
+template <typename I>
+void gather(const float* x, const LineGeometry& gx, const I* idx, const LineGeometry& gi,
             float* out, const LineGeometry& go, int64_t num_lines, int64_t n);
-void scatter_add(float* out, const LineGeometry& go, const int64_t* idx, const LineGeometry& gi,
+
+// Deterministic and bitwise equal to the CPU: one thread per line adds its n sources in j order
+// (lines write disjoint parts of out), no atomics. Few long lines therefore run slowly.
+template <typename I>
+void scatter_add(float* out, const LineGeometry& go, const I* idx, const LineGeometry& gi,
                  const float* src, const LineGeometry& gs, int64_t num_lines, int64_t n);
-void index_select(const float* x, int64_t outer, int64_t x_dim, int64_t inner, const int64_t* idx,
+
+// Dense row copy, float4 when inner and the pointers allow it.
+template <typename I>
+void index_select(const float* x, int64_t outer, int64_t x_dim, int64_t inner, const I* idx,
                   int64_t n, float* out);
-void index_add(float* out, int64_t outer, int64_t out_dim, int64_t inner, const int64_t* idx,
-               int64_t n, const float* src);
+
+// Deterministic without atomics (bitwise the same on every run): (idx[j], j) pairs are sorted
+// stably by target with CUB's radix sort; each target's sources are cut into chunks of 64 in
+// ascending j, a thread per (chunk, column) sums its chunk in a double, and a thread per
+// (target, column) adds the chunk sums in order and adds that to out. A target with at most 64
+// sources is then bitwise equal to the CPU; larger ones differ from it only by double rounding.
+// Requires n and out_dim < 2^31 (checked). Scratch: about 16 bytes per index and 8 bytes per
+// (chunk, column) partial sum, from the caching allocator.
+template <typename I>
+void index_add(float* out, int64_t outer, int64_t out_dim, int64_t inner, const I* idx, int64_t n,
+               const float* src);
+
+// out [n, num_classes] f32, as cpu::one_hot (labels already validated).
+template <typename L>
+void one_hot(const L* labels, int64_t n, int64_t num_classes, bool has_ignore, int64_t ignore_index,
+             float* out);
+
 }  // namespace engine::cuda

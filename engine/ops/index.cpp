@@ -18,21 +18,46 @@ decltype(auto) dispatch_index(const char* op, const char* arg, const Tensor& ind
   return f(int64_t{});
 }
 
+// Position of the first value of `index` (contiguous; u8, i32 or i64) outside [0, size) that is
+// not the ignore value, or -1; the value goes to `value`. CUDA indices are checked on the device
+// (cuda::find_bad_index: one small copy back and a compute-stream sync per call), so a bad index
+// raises the same error on both backends before any kernel reads it.
+int64_t first_bad_index(const Tensor& index, int64_t size, std::optional<int64_t> ignore,
+                        int64_t& value) {
+  auto run = [&](auto tag) -> int64_t {
+    using I = decltype(tag);
+    const I* p = index.data<I>();
+    const int64_t n = index.numel();
+    if (index.device().is_cuda()) {
+#if ENGINE_WITH_CUDA
+      cuda::DeviceGuard guard(index.device().index);
+      return cuda::find_bad_index<I>(p, n, size, ignore.has_value(), ignore.value_or(-1), &value);
+#else
+      ops::no_kernel("index check", index);
+#endif
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t v = int64_t(p[i]);
+      if ((v >= 0 && v < size) || (ignore && v == *ignore)) continue;
+      value = v;
+      return i;
+    }
+    return -1;
+  };
+  if (index.dtype() == DType::u8) return run(uint8_t{});
+  if (index.dtype() == DType::i32) return run(int32_t{});
+  return run(int64_t{});
+}
+
 // Every value of `index` (contiguous, i32/i64) must lie in [0, size), size = target.size(dim).
 void check_index_values(const char* op, const Tensor& index, int dim, const char* target_arg,
                         const Tensor& target) {
   const int64_t size = target.size(dim);
-  dispatch_index(op, "index", index, [&](auto tag) {
-    using I = decltype(tag);
-    const I* p = index.data<I>();
-    const int64_t n = index.numel();
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t v = int64_t(p[i]);
-      ENGINE_CHECK(v >= 0 && v < size,
-                   "{}: index value {} out of range for dim {} of size {} in {} {}", op, v, dim,
-                   size, target_arg, shape_str(target.shape()));
-    }
-  });
+  ops::check_dtype(op, "index", index, {DType::i32, DType::i64});
+  int64_t v = 0;
+  ENGINE_CHECK(first_bad_index(index, size, std::nullopt, v) < 0,
+               "{}: index value {} out of range for dim {} of size {} in {} {}", op, v, dim, size,
+               target_arg, shape_str(target.shape()));
 }
 
 // Common argument checks of index ops.
@@ -44,8 +69,6 @@ void check_index_args(const char* op, const char* target_arg, const Tensor& targ
   ops::check_same_device(op, target_arg, target, "index", index);
   ENGINE_CHECK(target.dim() >= 1, "{}: {} must have at least 1 dim, got {}", op, target_arg,
                target.desc());
-  // Index values are validated on the host before any kernel runs.
-  if (!target.device().is_cpu()) ops::no_kernel(op, target);
 }
 
 // `t` as lines along `dim` over the coordinates of `line_shape` (the index's shape).
@@ -86,15 +109,26 @@ Tensor scatter_add_forward(const Tensor& base, int dim, const Tensor& idx, const
   Tensor out = base.detach().clone();
   if (idx.numel() == 0) return out;
   const int64_t n = idx.size(dim), num_lines = idx.numel() / n;
-  ops::dispatch_cpu_float("scatter_add", out, [&](auto tag) {
-    using T = decltype(tag);
-    dispatch_index("scatter_add", "index", idx, [&](auto itag) {
-      using I = decltype(itag);
-      cpu::scatter_add<T, I>(out.data<T>(), lines_of(out, idx.shape(), dim), idx.data<I>(),
-                             lines_of(idx, idx.shape(), dim), src.data<T>(),
-                             lines_of(src, idx.shape(), dim), num_lines, n);
-    });
-  });
+  const LineGeometry go = lines_of(out, idx.shape(), dim), gi = lines_of(idx, idx.shape(), dim),
+                     gs = lines_of(src, idx.shape(), dim);
+  ops::dispatch_float(
+      "scatter_add", out,
+      [&](auto tag) {
+        using T = decltype(tag);
+        dispatch_index("scatter_add", "index", idx, [&](auto itag) {
+          using I = decltype(itag);
+          cpu::scatter_add<T, I>(out.data<T>(), go, idx.data<I>(), gi, src.data<T>(), gs, num_lines,
+                                 n);
+        });
+      },
+      [&](auto tag) {
+        using T = decltype(tag);
+        dispatch_index("scatter_add", "index", idx, [&](auto itag) {
+          using I = decltype(itag);
+          cuda::scatter_add<I>(out.data<T>(), go, idx.data<I>(), gi, src.data<T>(), gs, num_lines,
+                               n);
+        });
+      });
   return out;
 }
 
@@ -104,14 +138,24 @@ Tensor index_add_forward(const Tensor& base, int dim, const Tensor& idx, const T
   Tensor s = src.detach().contiguous();
   int64_t outer, inner;
   split_at(out.shape(), dim, outer, inner);
-  ops::dispatch_cpu_float("index_add", out, [&](auto tag) {
-    using T = decltype(tag);
-    dispatch_index("index_add", "index", idx, [&](auto itag) {
-      using I = decltype(itag);
-      cpu::index_add<T, I>(out.data<T>(), outer, out.size(dim), inner, idx.data<I>(), idx.numel(),
-                           s.data<T>());
-    });
-  });
+  ops::dispatch_float(
+      "index_add", out,
+      [&](auto tag) {
+        using T = decltype(tag);
+        dispatch_index("index_add", "index", idx, [&](auto itag) {
+          using I = decltype(itag);
+          cpu::index_add<T, I>(out.data<T>(), outer, out.size(dim), inner, idx.data<I>(),
+                               idx.numel(), s.data<T>());
+        });
+      },
+      [&](auto tag) {
+        using T = decltype(tag);
+        dispatch_index("index_add", "index", idx, [&](auto itag) {
+          using I = decltype(itag);
+          cuda::index_add<I>(out.data<T>(), outer, out.size(dim), inner, idx.data<I>(), idx.numel(),
+                             s.data<T>());
+        });
+      });
   return out;
 }
 
@@ -126,15 +170,24 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   Tensor out = Tensor::empty(idx.shape(), x.dtype(), x.device());
   if (idx.numel() > 0) {
     const int64_t n = idx.size(d), num_lines = idx.numel() / n;
-    ops::dispatch_cpu_float("gather", x, [&](auto tag) {
-      using T = decltype(tag);
-      dispatch_index("gather", "index", idx, [&](auto itag) {
-        using I = decltype(itag);
-        cpu::gather<T, I>(x.data<T>(), lines_of(x, idx.shape(), d), idx.data<I>(),
-                          lines_of(idx, idx.shape(), d), out.data<T>(),
-                          lines_of(out, idx.shape(), d), num_lines, n);
-      });
-    });
+    const LineGeometry gx = lines_of(x, idx.shape(), d), gi = lines_of(idx, idx.shape(), d),
+                       go = lines_of(out, idx.shape(), d);
+    ops::dispatch_float(
+        "gather", x,
+        [&](auto tag) {
+          using T = decltype(tag);
+          dispatch_index("gather", "index", idx, [&](auto itag) {
+            using I = decltype(itag);
+            cpu::gather<T, I>(x.data<T>(), gx, idx.data<I>(), gi, out.data<T>(), go, num_lines, n);
+          });
+        },
+        [&](auto tag) {
+          using T = decltype(tag);
+          dispatch_index("gather", "index", idx, [&](auto itag) {
+            using I = decltype(itag);
+            cuda::gather<I>(x.data<T>(), gx, idx.data<I>(), gi, out.data<T>(), go, num_lines, n);
+          });
+        });
   }
   Shape xs = x.shape();
   Tensor si = autograd::save(idx);
@@ -177,14 +230,24 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   Tensor out = Tensor::empty(os, x.dtype(), x.device());
   int64_t outer, inner;
   split_at(x.shape(), d, outer, inner);
-  ops::dispatch_cpu_float("index_select", x, [&](auto tag) {
-    using T = decltype(tag);
-    dispatch_index("index_select", "index", idx, [&](auto itag) {
-      using I = decltype(itag);
-      cpu::index_select<T, I>(xc.data<T>(), outer, x.size(d), inner, idx.data<I>(), idx.numel(),
-                              out.data<T>());
-    });
-  });
+  ops::dispatch_float(
+      "index_select", x,
+      [&](auto tag) {
+        using T = decltype(tag);
+        dispatch_index("index_select", "index", idx, [&](auto itag) {
+          using I = decltype(itag);
+          cpu::index_select<T, I>(xc.data<T>(), outer, x.size(d), inner, idx.data<I>(), idx.numel(),
+                                  out.data<T>());
+        });
+      },
+      [&](auto tag) {
+        using T = decltype(tag);
+        dispatch_index("index_select", "index", idx, [&](auto itag) {
+          using I = decltype(itag);
+          cuda::index_select<I>(xc.data<T>(), outer, x.size(d), inner, idx.data<I>(), idx.numel(),
+                                out.data<T>());
+        });
+      });
   Shape xs = x.shape();
   Tensor si = autograd::save(idx);
   autograd::record("index_select", {x}, {&out}, [=](const G& g) {
@@ -226,16 +289,12 @@ Tensor segment_sum(const Tensor& x, const Tensor& ids, int64_t num_segments) {
                "segment_sum: ids {} must be [P] with P = {} (x {})", shape_str(ids.shape()),
                x.size(0), shape_str(x.shape()));
   ENGINE_CHECK(num_segments >= 0, "segment_sum: num_segments {} must be >= 0", num_segments);
-  if (!x.device().is_cpu()) ops::no_kernel("segment_sum", x);
   Tensor idx = ids.contiguous();
-  dispatch_index("segment_sum", "ids", idx, [&](auto tag) {
-    using I = decltype(tag);
-    const I* p = idx.data<I>();
-    for (int64_t i = 0; i < idx.numel(); ++i)
-      ENGINE_CHECK(p[i] >= 0 && int64_t(p[i]) < num_segments,
-                   "segment_sum: segment id {} at pixel {} out of range for num_segments {} (x {})",
-                   int64_t(p[i]), i, num_segments, shape_str(x.shape()));
-  });
+  int64_t bad_value = 0;
+  const int64_t bad_at = first_bad_index(idx, num_segments, std::nullopt, bad_value);
+  ENGINE_CHECK(bad_at < 0,
+               "segment_sum: segment id {} at pixel {} out of range for num_segments {} (x {})",
+               bad_value, bad_at, num_segments, shape_str(x.shape()));
   Tensor out =
       index_add_forward(zeros({num_segments, x.size(1)}, x.dtype(), x.device()), 0, idx, x);
   Tensor si = autograd::save(idx);
@@ -251,26 +310,35 @@ Tensor one_hot(const Tensor& labels, int64_t num_classes, DType dtype,
   ENGINE_CHECK(dtype == DType::f32 || dtype == DType::f64,
                "one_hot: dtype must be f32 or f64, got {}", dtype_name(dtype));
   ENGINE_CHECK(num_classes > 0, "one_hot: num_classes {} must be > 0", num_classes);
-  if (!labels.device().is_cpu()) ops::no_kernel("one_hot", labels);
   Tensor lab = labels.contiguous();
   Shape os = labels.shape();
   os.push_back(num_classes);
+  const bool on_cuda = labels.device().is_cuda();
+  if (on_cuda)
+    ENGINE_CHECK(dtype == DType::f32, "one_hot: CUDA output must be f32, got {} (labels {})",
+                 dtype_name(dtype), labels.desc());
+  int64_t bad_value = 0;
+  ENGINE_CHECK(first_bad_index(lab, num_classes, ignore_index, bad_value) < 0,
+               "one_hot: label value {} out of range for num_classes {} (labels {}, {})", bad_value,
+               num_classes, shape_str(labels.shape()),
+               ignore_index ? fmt::format("ignore_index {}", *ignore_index)
+                            : std::string("no ignore_index"));
   Tensor out = Tensor::empty(os, dtype, labels.device());
   const int64_t n = lab.numel();
   auto run = [&](auto tag) {
     using L = decltype(tag);
     const L* p = lab.data<L>();
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t v = int64_t(p[i]);
-      if ((v >= 0 && v < num_classes) || (ignore_index && v == *ignore_index)) continue;
-      ENGINE_CHECK(false, "one_hot: label value {} out of range for num_classes {} (labels {}, {})",
-                   v, num_classes, shape_str(labels.shape()),
-                   ignore_index ? fmt::format("ignore_index {}", *ignore_index)
-                                : std::string("no ignore_index"));
-    }
     const bool has_ignore = ignore_index.has_value();
     const int64_t ignore = ignore_index.value_or(-1);
-    if (dtype == DType::f64)
+    if (on_cuda) {
+#if ENGINE_WITH_CUDA
+      cuda::DeviceGuard guard(labels.device().index);
+      cuda::NvtxRange range("one_hot");
+      cuda::one_hot<L>(p, n, num_classes, has_ignore, ignore, out.data<float>());
+#else
+      ops::no_kernel("one_hot", labels);
+#endif
+    } else if (dtype == DType::f64)
       cpu::one_hot<double, L>(p, n, num_classes, has_ignore, ignore, out.data<double>());
     else
       cpu::one_hot<float, L>(p, n, num_classes, has_ignore, ignore, out.data<float>());
