@@ -166,14 +166,19 @@ TEST(Golden, DISABLED_ResNet101ForwardMatchesPyTorch) {
   std::printf("%s\n", report.summary().c_str());
   model->eval();
   ResNetFeatures f = model->forward_features(io.at("image"));
-  Comparison l4 = compare(f.layer4, io.at("layer4"));
-  Comparison logits = compare(f.logits, io.at("logits"));
-  std::printf("ResNet-101 layer4: max abs error %.3g, scale %.3g, relative %.3g\n", l4.max_abs,
-              l4.scale, l4.rel);
-  std::printf("ResNet-101 logits: max abs error %.3g, scale %.3g, relative %.3g\n", logits.max_abs,
-              logits.scale, logits.rel);
-  EXPECT_LE(l4.rel, 1e-4);
-  EXPECT_LE(logits.rel, 1e-4);
+  // Against PyTorch's float32 output and against the float64 reference (the same network in
+  // double precision): the second separates our rounding from the network's conditioning, as
+  // PyTorch float32 vs float64 is printed by make_golden.py.
+  for (const char* name : {"layer4", "logits"}) {
+    const Tensor& ours = name == std::string("layer4") ? f.layer4 : f.logits;
+    Comparison c32 = compare(ours, io.at(name));
+    Comparison c64 = compare(ours, io.at(std::string(name) + "_f64").to(engine::DType::f32));
+    std::printf(
+        "ResNet-101 %s: vs PyTorch f32 max abs %.3g, scale %.3g, relative %.3g; "
+        "vs float64 relative %.3g\n",
+        name, c32.max_abs, c32.scale, c32.rel, c64.rel);
+    EXPECT_LE(c64.rel, 1e-3) << name;
+  }
 }
 
 }  // namespace
