@@ -22,6 +22,8 @@ The safetensors package is not required: the writer below is the format's whole 
 
   /usr/bin/python3 tools/make_golden.py [--out tests/fixtures/golden]
 
+--bench 2 instead times PyTorch on the two cases of bench/models_bench.cpp with 2 threads.
+
 --resnet101-check DIR instead writes a full-size torchvision-architecture ResNet-101 (random
 weights, fixed seed), a 1x3x224x224 input and its layer4 output to DIR (large; keep it out of
 the repository) for the by-hand comparison described in docs/models.md.
@@ -260,6 +262,60 @@ def resnet101_check(out_dir):
           f"relative {err:.3g}")
 
 
+def bench(threads):
+    """PyTorch timings of the two bench/models_bench.cpp cases (wall and process CPU time)."""
+    import time
+    torch.set_num_threads(threads)
+
+    def timed(name, fn, reps):
+        fn()  # warm-up
+        w0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(reps):
+            fn()
+        wall = (time.perf_counter() - w0) / reps
+        cpu = (time.process_time() - c0) / reps
+        print(f"{name}: wall {wall * 1e3:.0f} ms, CPU {cpu * 1e3:.0f} ms per iteration "
+              f"({reps} iterations, {threads} threads)")
+
+    gen = torch.Generator().manual_seed(7)
+    resnet = ResNet((3, 4, 23, 3), 64, 32, deep_stem=False, num_classes=1000)
+    randomize(resnet, gen)
+    resnet.train()
+    image = torch.randn(2, 3, 224, 224, generator=gen)
+    labels = torch.full((2,), 7, dtype=torch.long)
+    opt = torch.optim.SGD(resnet.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
+
+    def train_step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(resnet(image)["logits"], labels).backward()
+        opt.step()
+
+    timed("ResNet-101 train step, batch 2, 224x224", train_step, 5)
+
+    class DeepLab(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = ResNet((3, 4, 23, 3), 64, 8, deep_stem=True)
+            self.aspp = ASPP(2048, 64, RATES)
+
+        def forward(self, x):
+            y = self.aspp(self.backbone(x)["layer4"])
+            y = F.interpolate(y, size=(2 * y.shape[2], 2 * y.shape[3]), mode="bilinear",
+                              align_corners=False)
+            return F.normalize(y, p=2, dim=1)
+
+    deeplab = DeepLab()
+    randomize(deeplab, gen)
+    deeplab.eval()
+    x = torch.randn(1, 3, 321, 321, generator=gen)
+
+    def forward():
+        with torch.no_grad():
+            deeplab(x)
+
+    timed("DeepLab-v2 (deep stem, OS8, D 64) forward, 1x321x321", forward, 5)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -267,7 +323,12 @@ def main():
     ap.add_argument("--out", default=os.path.join(here, "..", "tests", "fixtures", "golden"))
     ap.add_argument("--resnet101-check", metavar="DIR",
                     help="write the full-size ResNet-101 comparison files to DIR instead")
+    ap.add_argument("--bench", type=int, metavar="THREADS",
+                    help="time PyTorch on the bench/models_bench.cpp cases instead")
     args = ap.parse_args()
+    if args.bench:
+        bench(args.bench)
+        return
     torch.set_num_threads(max(1, torch.get_num_threads()))
     if args.resnet101_check:
         resnet101_check(args.resnet101_check)
