@@ -14,6 +14,7 @@
 
 #include "apps/common/run_folder.h"
 #include "apps/common/signals.h"
+#include "apps/common/stage1_model.h"
 #include "data/loader.h"
 #include "data/overseg.h"
 #include "data/transforms.h"
@@ -42,25 +43,6 @@ std::string fmt_double(double v) {
 
 double scalar_or_nan(const Tensor& t) {
   return t.defined() ? t.item() : std::nan("");
-}
-
-std::unique_ptr<models::EmbeddingModel> build_model(const TrainConfig& c) {
-  models::EmbeddingModelConfig mc;
-  if (!c.blocks.empty()) {
-    for (int i = 0; i < 4; ++i) mc.backbone.blocks[i] = c.blocks[i];
-  } else {
-    mc.backbone.blocks =
-        c.depth == 50 ? std::array<int64_t, 4>{3, 4, 6, 3} : std::array<int64_t, 4>{3, 4, 23, 3};
-  }
-  mc.backbone.stem = c.stem == "deep" ? models::Stem::deep : models::Stem::torchvision;
-  mc.backbone.output_stride = int(c.output_stride);
-  mc.backbone.width = c.width;
-  mc.backbone.bn.momentum = c.bn_momentum;
-  mc.backbone.seed = c.seed;
-  mc.embedding_dim = c.embedding_dim;
-  mc.aspp_rates = c.aspp_rates;
-  mc.seed = c.seed + 1;
-  return std::make_unique<models::EmbeddingModel>(mc);
 }
 
 // Regions for batches of datasets without region maps: the built-in over-segmentation of each
@@ -158,7 +140,7 @@ TrainOutcome train_spml(const TrainConfig& given) {
   loss.num_classes = num_classes;
   spml::SpmlObjective objective(loss);
 
-  auto model = build_model(c);
+  auto model = build_embedding_model(c);
   models::SoftmaxClassifier classifier(c.embedding_dim, num_classes, c.classifier_dropout,
                                        c.seed + 2);
   if (!c.init.empty() && c.resume.empty()) {
