@@ -1,6 +1,7 @@
 #include "apps/common/stage1_model.h"
 
 #include <array>
+#include <filesystem>
 
 #include "apps/common/run_folder.h"
 #include "engine/error.h"
@@ -31,7 +32,11 @@ std::unique_ptr<models::EmbeddingModel> build_embedding_model(const TrainConfig&
 
 Stage1 load_stage1(const std::string& run_dir, int64_t step) {
   Stage1 s;
-  apply_json_file(s.config, run_dir + "/config.json");
+  // A classifier run (apps/train_classifier) keeps its own settings in config.json and the
+  // network's in network.json; a stage-1 run has only config.json.
+  const std::string network_json = run_dir + "/network.json";
+  apply_json_file(s.config,
+                  std::filesystem::exists(network_json) ? network_json : run_dir + "/config.json");
   RunFolder folder(run_dir);
   s.step = step < 0 ? folder.latest_checkpoint() : step;
   s.weights_path = folder.model_path(s.step);

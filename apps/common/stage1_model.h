@@ -28,7 +28,9 @@ struct Stage1 {
   std::unique_ptr<models::SoftmaxClassifier> classifier;
 };
 
-// Loads `run_dir`/config.json and the checkpoint `step` (< 0: the newest complete one), strict:
+// Loads the network settings (`run_dir`/network.json when present: a classifier run, whose model
+// files hold the embedding network and its own classifier; else `run_dir`/config.json) and the
+// checkpoint `step` (< 0: the newest complete one), strict:
 // every tensor of both modules must be present with its shape. Both modules are in eval mode.
 // Errors name the folder or file and what is missing.
 Stage1 load_stage1(const std::string& run_dir, int64_t step = -1);
