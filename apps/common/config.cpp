@@ -55,7 +55,8 @@ std::vector<Field> fields(TrainConfig& c) {
       {"freeze_stem_layer1", &c.freeze_stem_layer1, "do not optimize the stem and res2"},
       {"iterations", &c.iterations, "training iterations T"},
       {"batch_size", &c.batch_size, "images per optimizer step"},
-      {"micro_batches", &c.micro_batches, "gradient accumulation (only 1 is implemented)"},
+      {"micro_batches", &c.micro_batches,
+       "gradient accumulation: micro-batches per step, each batch_size / micro_batches images"},
       {"crop", &c.crop, "training crop size (pixels)"},
       {"scale_min", &c.scale_min, "random scale lower bound"},
       {"scale_max", &c.scale_max, "random scale upper bound"},
@@ -231,10 +232,9 @@ void validate(const TrainConfig& c) {
   ENGINE_CHECK(!c.data_root.empty(), "train config: data_root is required (--data-root)");
   ENGINE_CHECK(c.iterations > 0, "train config: iterations must be > 0, got {}", c.iterations);
   ENGINE_CHECK(c.batch_size > 0, "train config: batch_size must be > 0, got {}", c.batch_size);
-  ENGINE_CHECK(c.micro_batches == 1,
-               "train config: micro_batches = {} is not implemented; only 1 (the whole batch in "
-               "one pass) is supported",
-               c.micro_batches);
+  ENGINE_CHECK(c.micro_batches >= 1 && c.batch_size % c.micro_batches == 0,
+               "train config: micro_batches = {} must be >= 1 and divide batch_size = {}",
+               c.micro_batches, c.batch_size);
   ENGINE_CHECK(c.crop >= 16, "train config: crop must be >= 16, got {}", c.crop);
   ENGINE_CHECK(c.scale_min > 0 && c.scale_min <= c.scale_max,
                "train config: need 0 < scale_min <= scale_max, got {} and {}", c.scale_min,

@@ -45,7 +45,7 @@ struct TrainConfig {
   bool freeze_stem_layer1 = true;    // stem and res2 (layer1) not optimized
   int64_t iterations = 30000;        // T
   int64_t batch_size = 16;
-  int64_t micro_batches = 1;  // only 1 is implemented (see docs/training.md)
+  int64_t micro_batches = 1;  // gradient accumulation (apps/common/spml_step.h)
   int64_t crop = 512;
   double scale_min = 0.5, scale_max = 1.5;
   uint64_t seed = 235;

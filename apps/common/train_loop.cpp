@@ -14,6 +14,7 @@
 
 #include "apps/common/run_folder.h"
 #include "apps/common/signals.h"
+#include "apps/common/spml_step.h"
 #include "apps/common/stage1_model.h"
 #include "data/loader.h"
 #include "data/overseg.h"
@@ -248,24 +249,21 @@ TrainOutcome train_spml(const TrainConfig& given) {
     sgd.set_lr(lr);
 
     Tensor images = data::normalize_images(batch->images);
-    models::EmbeddingOutput out = model->forward(images);
-    Tensor logits = classifier.forward(out.embedding.detach());
     spml::ObjectiveInputs in;
-    in.embedding = out.embedding;
     in.labels = batch->labels;
     in.valid = batch->valid;
     in.regions = batch->regions.defined() ? batch->regions : oversegment_batch(batch->images);
     std::vector<int64_t> tags = batch->tags.to_vector<int64_t>();
     in.tags.assign(tags.begin(), tags.end());
-    in.logits = logits;
-    spml::ObjectiveResult res = objective.compute(in);
+    sgd.zero_grad();
+    spml::ObjectiveResult res = spml_forward_backward(*model, classifier, objective, images,
+                                                      std::move(in), c.micro_batches);
 
+    // Checked before the optimizer applies anything, so the weights stay those of the last step.
     const double total = res.total.item();
     ENGINE_CHECK(std::isfinite(total),
                  "train: the loss is {} at step {}; stopping. Last good checkpoint: {}", total,
                  it + 1, last_checkpoint.empty() ? std::string("none") : last_checkpoint);
-    sgd.zero_grad();
-    res.total.backward();
     sgd.step();
     objective.commit();
     const double secs =
