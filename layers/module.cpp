@@ -1,5 +1,8 @@
 #include "layers/module.h"
 
+#include <map>
+
+#include "engine/autograd.h"
 #include "engine/error.h"
 
 namespace layers {
@@ -130,6 +133,35 @@ void Module::zero_grad() {
     Tensor p = t;
     p.zero_grad();
   }
+}
+
+void Module::to(engine::Device device) {
+  engine::autograd::NoGradGuard no_grad;
+  // Storage-level move keyed by the old storage: views and tied weights keep sharing memory, and
+  // every handle's offset and strides stay valid because the new storage has the same bytes.
+  // Every copy is made before any handle changes, so a failed copy (no device, out of memory)
+  // leaves the module as it was.
+  std::map<std::shared_ptr<engine::Storage>, std::shared_ptr<engine::Storage>> moved;
+  std::vector<std::pair<Tensor, Tensor>> grads;  // (tensor, its gradient on `device`)
+  NamedTensors all = state_dict();
+  for (auto& [name, t] : all) {
+    if (t.device() == device) continue;
+    const std::shared_ptr<engine::Storage>& old = t.impl().storage;
+    if (moved.find(old) == moved.end()) {
+      // The whole storage as one u8 vector: Tensor::to copies it byte for byte.
+      auto bytes = std::make_shared<engine::TensorImpl>();
+      bytes->storage = old;
+      bytes->shape = {int64_t(old->nbytes())};
+      bytes->strides = {1};
+      bytes->dtype = engine::DType::u8;
+      moved.emplace(old, Tensor(bytes).to(device).storage());
+    }
+    Tensor grad = t.grad();
+    if (grad.defined()) grads.emplace_back(t, grad.detach().to(device));
+  }
+  for (auto& [name, t] : all)
+    if (t.device() != device) t.impl().storage = moved.at(t.impl().storage);
+  for (auto& [t, g] : grads) t.set_grad(g);
 }
 
 Sequential::Sequential(std::vector<std::shared_ptr<Layer>> items) : Sequential() {

@@ -3,7 +3,8 @@
 // with a single-tensor forward; Sequential: layers named "0", "1", ... run in order.
 //
 // Parameters and buffers are Tensor handles shared with the layer that owns them; loading
-// weights writes into their storage in place, so optimizer groups built earlier stay valid.
+// weights writes into their storage in place and to(device) swaps their storage in place, so
+// optimizer groups built earlier stay valid.
 // BatchNorm's num_batches_tracked is not kept (momentum is always given), so it is in no
 // state_dict here; the weight importer ignores it in files (models/weights.h).
 #pragma once
@@ -63,6 +64,18 @@ class Module {
   void set_requires_grad(bool on);
   // Drops every parameter's gradient.
   void zero_grad();
+
+  // Moves every parameter and buffer of this module and its descendants to `device`, in place:
+  // each registered Tensor handle keeps its identity (the layers' members, optimizer groups built
+  // earlier, anything else holding a copy of the handle see the moved data), its shape, strides,
+  // offset, dtype and requires_grad. Tensors sharing one storage still share one storage
+  // afterwards (the whole storage is copied once). A defined gradient moves along; SGD momentum
+  // buffers follow their parameter on the next step(). So model->to(device) may run before or
+  // after the optimizer is built; it must not run while a graph that saved these tensors is
+  // alive (between forward and backward): saved tensors keep the old storage. Tensors already
+  // on `device` are left alone, so to(cpu) on a CPU module does nothing. Not recorded by
+  // autograd. Errors (a build without CUDA, an unavailable device) come from Tensor::to.
+  void to(engine::Device device);
 
  protected:
   // Names are non-empty, contain no '.', and are unique among this module's parameters,

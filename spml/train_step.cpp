@@ -75,6 +75,10 @@ ObjectiveResult SpmlObjective::compute(const ObjectiveInputs& in) {
   ENGINE_CHECK(!config_.joint_ce || in.logits.defined(),
                "SpmlObjective: the preset has the joint CE on (LossConfig::joint_ce) but no "
                "classifier logits were given");
+  const engine::Device device = in.embedding.device();
+  ENGINE_CHECK(!in.logits.defined() || in.logits.device() == device,
+               "SpmlObjective: logits {} must be on the embedding's device ({})", in.logits.desc(),
+               device.str());
 
   // Labels, validity and regions at the embedding's resolution, by nearest neighbour so that ids
   // stay exact (regions are i32, labels u8).
@@ -93,7 +97,7 @@ ObjectiveResult SpmlObjective::compute(const ObjectiveInputs& in) {
       if (r[i] < 0) r[i] = 0;
   }
 
-  Tensor loc = location_features(n, h, w, in.embedding.device());
+  Tensor loc = location_features(n, h, w, device);
   Tensor embedding_loc = with_side_features(in.embedding, loc);
 
   Tensor clusters;
@@ -114,6 +118,12 @@ ObjectiveResult SpmlObjective::compute(const ObjectiveInputs& in) {
   li.pixel_segment = segments.pixel_segment;
   li.current = make_segment_set(in.embedding, embedding_loc, segments);
   li.memory = memory_.contents(n);
+  if (li.memory.size() > 0 && li.memory.prototypes.device() != device) {
+    // A bank loaded onto another device than the one training runs on (see the header).
+    engine::autograd::NoGradGuard no_grad;
+    SegmentSet& m = li.memory;
+    for (Tensor* t : {&m.prototypes, &m.label, &m.image, &m.region, &m.tags}) *t = t->to(device);
+  }
 
   ObjectiveResult r;
   r.terms = spml_loss_fused(li, config_);

@@ -17,6 +17,19 @@
 // region (the image-similarity relation then contrasts a pixel against all segments of its
 // image); apps/common/train_loop computes an over-segmentation (data/overseg.h) for datasets
 // without region maps, so that case only arises for callers that choose it.
+//
+// Devices: the embedding (and the logits, on the same device) may live on a CUDA device (f32).
+// What stays there: the with-location embedding, the K-Means iterations (batched GEMMs, one-hot
+// and argmax kernels; with TF32 on, cluster ids may differ from a CPU run where two clusters are
+// nearly tied), the segment pooling (index_select / segment_sum), the fused loss
+// (cuda/spml_loss.cu) and the joint CE, so the gradient reaches the device embedding and the
+// device logits. What runs on the host: labels, valid and regions are read from wherever they
+// are (host copies; keeping them on the CPU avoids the copy), resized there, and the cluster
+// ids (i32 [N, h, w], one device-to-host copy) are turned into segments there; the relation
+// keys are built on the host from the segment keys and uploaded by the fused loss. The memory
+// bank holds prototypes on the device they were computed on (keys on the CPU); a bank loaded
+// onto another device (MemoryBank::load_state's device) is moved to the embedding's device each
+// step, which is correct but costs a copy, so load it onto the training device.
 #pragma once
 
 #include <cstdint>
@@ -30,9 +43,10 @@
 namespace spml {
 
 struct ObjectiveInputs {
-  // f32 [N, h, w, D]: unit rows (EmbeddingOutput::embedding), differentiable.
+  // f32 [N, h, w, D]: unit rows (EmbeddingOutput::embedding), differentiable; CPU or CUDA.
   engine::Tensor embedding;
-  // u8 [N, H, W] at crop size: weak labels, ids < C labeled, anything else unlabeled.
+  // u8 [N, H, W] at crop size: weak labels, ids < C labeled, anything else unlabeled. These
+  // integer maps may be on any device; they are read on the host.
   engine::Tensor labels;
   // u8 [N, H, W]: 1 = image pixel, 0 = padding. Undefined = all valid.
   engine::Tensor valid;
@@ -42,7 +56,8 @@ struct ObjectiveInputs {
   // One foreground-class bitmask per image (bit c = class c).
   std::vector<uint64_t> tags;
   // f32 [N, h, w, C]: the joint classifier's logits, computed from the DETACHED embedding so that
-  // the CE's gradient reaches only the head (§4.6). Required when LossConfig::joint_ce.
+  // the CE's gradient reaches only the head (§4.6). Required when LossConfig::joint_ce; on the
+  // embedding's device.
   engine::Tensor logits;
 };
 

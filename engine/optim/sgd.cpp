@@ -2,10 +2,13 @@
 
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/ops/common.h"
+#include "engine/ops/elementwise.h"
 
 namespace engine::optim {
 namespace {
@@ -40,6 +43,35 @@ void sgd_update(T* p, const T* g, T* buf, int64_t n, T lr, T wd, T momentum, T d
       p[i] -= lr * (nesterov ? d + momentum * b : b);
     }
   }
+}
+
+// Hyper-parameters as 0-d f32 tensors on one device, made once per group and step, so that the
+// element-wise ops of sgd_update_device upload nothing per parameter.
+struct DeviceScalars {
+  Device device = Device::cpu();
+  Tensor lr, weight_decay, momentum, keep;
+};
+
+DeviceScalars device_scalars(const ParamGroup& g, double lr, Device device) {
+  auto scalar = [&](double v) {
+    return Tensor::from_vector(std::vector<float>{float(v)}, {}).to(device);
+  };
+  return {device, scalar(lr), scalar(g.weight_decay), scalar(g.momentum),
+          scalar(1.0 - g.dampening)};
+}
+
+// The update of sgd_update on a CUDA parameter, from element-wise ops (CUDA kernels on the
+// compute stream) written back with copy_: about five passes over the parameter instead of one.
+void sgd_update_device(const Tensor& p, const Tensor& g, Tensor& buf, const ParamGroup& group,
+                       const DeviceScalars& s, bool first) {
+  Tensor d = group.weight_decay != 0 ? g + s.weight_decay * p : g;
+  Tensor step = d;
+  if (group.momentum != 0) {
+    buf.copy_(first ? d : s.momentum * buf + s.keep * d);
+    step = group.nesterov ? d + s.momentum * buf : buf;
+  }
+  Tensor target = p;
+  target.copy_(p - s.lr * step);
 }
 
 void check_hyper(const ParamGroup& g) {
@@ -80,7 +112,12 @@ SGD::SGD(std::vector<ParamGroup> groups, double base_lr) : groups_(std::move(gro
       ENGINE_CHECK(p.defined(), "SGD: group '{}' parameter '{}' is undefined", g.name, pn);
       ENGINE_CHECK(p.dtype() == DType::f32 || p.dtype() == DType::f64,
                    "SGD: parameter '{}' {} must be f32 or f64", pn, p.desc());
+#if ENGINE_WITH_CUDA
+      ENGINE_CHECK(p.device().is_cpu() || (p.device().is_cuda() && p.dtype() == DType::f32),
+                   "SGD: parameter '{}' {}: CUDA parameters must be f32", pn, p.desc());
+#else
       if (!p.device().is_cpu()) ops::no_kernel("SGD", p);
+#endif
       ENGINE_CHECK(p.is_contiguous(), "SGD: parameter '{}' {} must be contiguous", pn, p.desc());
       ENGINE_CHECK(seen.insert(p.impl_ptr().get()).second,
                    "SGD: parameter '{}' appears in more than one place (group '{}')", pn, g.name);
@@ -107,6 +144,7 @@ void SGD::step() {
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     const ParamGroup& g = groups_[gi];
     const double lr = group_lr(gi);
+    std::optional<DeviceScalars> scalars;
     for (size_t i = 0; i < g.params.size(); ++i) {
       const Tensor& p = g.params[i];
       Tensor grad = p.grad();
@@ -122,12 +160,21 @@ void SGD::step() {
         buf = Tensor::empty(p.shape(), p.dtype(), p.device());
         first = true;
       }
-      ops::dispatch_cpu_float("SGD", p, [&](auto tag) {
-        using T = decltype(tag);
-        sgd_update<T>(p.data<T>(), grad.data<T>(), g.momentum != 0 ? buf.data<T>() : nullptr,
-                      p.numel(), T(lr), T(g.weight_decay), T(g.momentum), T(g.dampening),
-                      g.nesterov, first);
-      });
+      // The parameter moved (layers::Module::to) since the buffer was made: it follows.
+      if (buf.defined() && buf.device() != p.device()) buf = buf.to(p.device()).contiguous();
+      ops::dispatch_float(
+          "SGD", p,
+          [&](auto tag) {
+            using T = decltype(tag);
+            sgd_update<T>(p.data<T>(), grad.data<T>(), g.momentum != 0 ? buf.data<T>() : nullptr,
+                          p.numel(), T(lr), T(g.weight_decay), T(g.momentum), T(g.dampening),
+                          g.nesterov, first);
+          },
+          [&](auto) {
+            if (!scalars || scalars->device != p.device())
+              scalars = device_scalars(g, lr, p.device());
+            sgd_update_device(p, grad, buf, g, *scalars, first);
+          });
     }
   }
 }
@@ -142,7 +189,7 @@ std::vector<std::pair<std::string, Tensor>> SGD::state() const {
   for (size_t gi = 0; gi < groups_.size(); ++gi)
     for (size_t i = 0; i < groups_[gi].params.size(); ++i)
       if (buffers_[gi][i].defined())
-        out.emplace_back(groups_[gi].param_names[i], buffers_[gi][i].clone());
+        out.emplace_back(groups_[gi].param_names[i], buffers_[gi][i].cpu().clone());
   return out;
 }
 

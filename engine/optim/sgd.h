@@ -22,7 +22,10 @@ namespace engine::optim {
 
 struct ParamGroup {
   std::string name{};
-  // f32 or f64 contiguous CPU leaves; each parameter may appear in only one group.
+  // Contiguous leaves: f32 or f64 on the CPU, f32 on a CUDA device (builds with CUDA); each
+  // parameter may appear in only one group. A parameter may change device after the optimizer
+  // is built (layers::Module::to swaps its storage in place); its momentum buffer follows it on
+  // the next step().
   std::vector<Tensor> params{};
   // Names identifying each parameter's momentum buffer in state() (e.g. the module's dotted
   // parameter names). Empty: "<group name>.<index>".
@@ -47,18 +50,20 @@ class SGD {
   double group_lr(size_t group) const;
   const std::vector<ParamGroup>& groups() const { return groups_; }
 
-  // Updates every parameter with a gradient, in place, under NoGradGuard. One fused pass over
-  // each parameter's memory (OpenMP-parallel for large ones).
+  // Updates every parameter with a gradient, in place, under NoGradGuard. CPU: one fused pass
+  // over each parameter's memory (OpenMP-parallel for large ones). CUDA: the same arithmetic in
+  // f32 from element-wise kernels (a few passes per parameter; results equal the CPU update up
+  // to rounding).
   void step();
   // Drops every parameter's gradient (the next backward writes fresh ones).
   void zero_grad();
 
-  // Momentum buffers (copies) by parameter name, for checkpoints; parameters that have no
+  // Momentum buffers (CPU copies) by parameter name, for checkpoints; parameters that have no
   // buffer yet (momentum 0, or never stepped with a gradient) are absent.
   std::vector<std::pair<std::string, Tensor>> state() const;
   // Replaces all momentum buffers: every name must be one of this optimizer's parameters with
-  // momentum, shapes must match (dtypes are converted to the parameter's); parameters absent
-  // from `state` start without a buffer. Nothing changes when it throws.
+  // momentum, shapes must match (dtypes and devices are converted to the parameter's); parameters
+  // absent from `state` start without a buffer. Nothing changes when it throws.
   void load_state(const std::vector<std::pair<std::string, Tensor>>& state);
 
  private:
