@@ -26,7 +26,7 @@ struct CrfLatticeArgs {
 // marginals after `iterations` mean-field steps:
 //   U = -ln(clip(p)), Q0 = softmax(-U), Q <- softmax(-U + Σ_m w_m · D_m^-1/2 K_m D_m^-1/2 Q),
 // D_m = K_m 1 computed once on the device. Queued on the current device's compute stream;
-// scratch (about (2 + K)·N·C + 2·max M·C floats) comes from the caching allocator.
+// scratch (2·N·C + K·N + 2·max_m M_m·C floats) comes from the caching allocator.
 void dense_crf_mean_field(const float* probs, int64_t points, int64_t classes, float prob_clip,
                           const CrfLatticeArgs* kernels, int num_kernels, int iterations, float* q);
 
