@@ -104,6 +104,50 @@ __device__ __forceinline__ void for_each_row_segment(int64_t rows, F&& f) {
   }
 }
 
+// The stable log-sum-exp pieces of one row held by a segment: loads the row (column
+// lane + k·lanes into v[k]; -inf past cols or when !valid; cols <= lanes·kRowRegs) and gives
+// every lane of the segment the row's maximum m and s = Σ exp(x - m). Every lane of the warp
+// must call it (the reductions shuffle).
+template <int lanes>
+__device__ __forceinline__ void row_max_sumexp(const float* xr, int64_t cols, int lane, bool valid,
+                                               float (&v)[kRowRegs], float& m, float& s) {
+  m = -INFINITY;
+#pragma unroll
+  for (int k = 0; k < kRowRegs; ++k) {
+    int64_t c = lane + int64_t(k) * lanes;
+    v[k] = valid && c < cols ? __ldg(xr + c) : -INFINITY;
+    m = fmaxf(m, v[k]);
+  }
+  m = seg_max<lanes>(m);
+  s = 0;
+#pragma unroll
+  for (int k = 0; k < kRowRegs; ++k) {
+    int64_t c = lane + int64_t(k) * lanes;
+    if (valid && c < cols) s += expf(v[k] - m);
+  }
+  s = seg_sum<lanes>(s);
+}
+
+// The same for a row of any length read by the whole block in one pass: each thread keeps an
+// online (maximum, Σ exp(x - maximum)) pair, rescaling the sum when the maximum grows, and the
+// block merges the pairs. `scratch` as for block_sum; every thread gets m and s.
+__device__ __forceinline__ void block_row_max_sumexp(const float* xr, int64_t cols, float* scratch,
+                                                     float& m, float& s) {
+  float mt = -INFINITY, st = 0;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+    float v = __ldg(xr + c);
+    if (v > mt) {
+      st = st * expf(mt - v) + 1.0f;
+      mt = v;
+    } else {
+      st += expf(v - mt);
+    }
+  }
+  m = block_max(mt, scratch);
+  st = mt == -INFINITY ? 0.0f : st * expf(mt - m);
+  s = block_sum(st, scratch);
+}
+
 inline unsigned row_grid(int64_t rows, int lanes) {
   return grid_for(rows * lanes);
 }

@@ -25,22 +25,8 @@ __global__ void cross_entropy_rows_forward(const float* logits, const I* target,
                                            float* lse) {
   for_each_row_segment<lanes>(rows, [&](int64_t row, int lane, bool valid) {
     const float* xr = logits + row * classes;
-    float v[kRowRegs];
-    float m = -INFINITY;
-#pragma unroll
-    for (int k = 0; k < kRowRegs; ++k) {
-      int64_t c = lane + int64_t(k) * lanes;
-      v[k] = valid && c < classes ? __ldg(xr + c) : -INFINITY;
-      m = fmaxf(m, v[k]);
-    }
-    m = seg_max<lanes>(m);
-    float s = 0;
-#pragma unroll
-    for (int k = 0; k < kRowRegs; ++k) {
-      int64_t c = lane + int64_t(k) * lanes;
-      if (valid && c < classes) s += expf(v[k] - m);
-    }
-    s = seg_sum<lanes>(s);
+    float v[kRowRegs], m, s;
+    row_max_sumexp<lanes>(xr, classes, lane, valid, v, m, s);
     if (!valid || lane != 0) return;
     float l = m + logf(s);
     lse[row] = l;
@@ -56,19 +42,8 @@ __global__ void cross_entropy_rows_forward_block(const float* logits, const I* t
   __shared__ float scratch[kWarp];
   int64_t row = blockIdx.x;
   const float* xr = logits + row * classes;
-  float m = -INFINITY, s = 0;
-  for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) {
-    float v = __ldg(xr + c);
-    if (v > m) {
-      s = s * expf(m - v) + 1.0f;
-      m = v;
-    } else {
-      s += expf(v - m);
-    }
-  }
-  float mb = block_max(m, scratch);
-  s = m == -INFINITY ? 0.0f : s * expf(m - mb);
-  s = block_sum(s, scratch);
+  float mb, s;
+  block_row_max_sumexp(xr, classes, scratch, mb, s);
   if (threadIdx.x != 0) return;
   float l = mb + logf(s);
   lse[row] = l;

@@ -15,23 +15,8 @@ template <int lanes>
 __global__ void softmax_rows_forward(const float* x, int64_t rows, int64_t cols, bool log,
                                      float* out) {
   for_each_row_segment<lanes>(rows, [&](int64_t row, int lane, bool valid) {
-    const float* xr = x + row * cols;
-    float v[kRowRegs];
-    float m = -INFINITY;
-#pragma unroll
-    for (int k = 0; k < kRowRegs; ++k) {
-      int64_t c = lane + int64_t(k) * lanes;
-      v[k] = valid && c < cols ? __ldg(xr + c) : -INFINITY;
-      m = fmaxf(m, v[k]);
-    }
-    m = seg_max<lanes>(m);
-    float s = 0;
-#pragma unroll
-    for (int k = 0; k < kRowRegs; ++k) {
-      int64_t c = lane + int64_t(k) * lanes;
-      if (valid && c < cols) s += expf(v[k] - m);
-    }
-    s = seg_sum<lanes>(s);
+    float v[kRowRegs], m, s;
+    row_max_sumexp<lanes>(x + row * cols, cols, lane, valid, v, m, s);
     if (!valid) return;
     float lse = m + logf(s), inv = 1.0f / s;
     float* yr = out + row * cols;
@@ -43,24 +28,12 @@ __global__ void softmax_rows_forward(const float* x, int64_t rows, int64_t cols,
   });
 }
 
-// Online maximum and sum: each thread keeps (m, s) with s = sum exp(x - m), rescaling s when m
-// grows; the block merges the pairs.
+// One read pass for the maximum and sum (online), one read-and-write pass.
 __global__ void softmax_rows_forward_block(const float* x, int64_t cols, bool log, float* out) {
   __shared__ float scratch[kWarp];
   const float* xr = x + int64_t(blockIdx.x) * cols;
-  float m = -INFINITY, s = 0;
-  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
-    float v = __ldg(xr + c);
-    if (v > m) {
-      s = s * expf(m - v) + 1.0f;
-      m = v;
-    } else {
-      s += expf(v - m);
-    }
-  }
-  float mb = block_max(m, scratch);
-  s = m == -INFINITY ? 0.0f : s * expf(m - mb);
-  s = block_sum(s, scratch);
+  float mb, s;
+  block_row_max_sumexp(xr, cols, scratch, mb, s);
   float lse = mb + logf(s), inv = 1.0f / s;
   float* yr = out + int64_t(blockIdx.x) * cols;
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {

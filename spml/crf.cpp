@@ -6,6 +6,11 @@
 
 #include "engine/error.h"
 #include "spml/permutohedral.h"
+#if ENGINE_WITH_CUDA
+#include "engine/kernels/memory.h"
+#include "engine/kernels/runtime.h"
+#include "spml/crf_kernels.h"
+#endif
 
 namespace spml {
 
@@ -62,6 +67,92 @@ void softmax_rows(const float* x, float* q, int64_t n, int64_t c) {
   }
 }
 
+// Smoothness features (x/sxy, y/sxy) per pixel, row-major [H·W, 2].
+std::vector<float> gaussian_features(int64_t h, int64_t w, float sxy) {
+  std::vector<float> f(static_cast<size_t>(h * w * 2));
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      f[static_cast<size_t>((y * w + x) * 2)] = static_cast<float>(x) / sxy;
+      f[static_cast<size_t>((y * w + x) * 2 + 1)] = static_cast<float>(y) / sxy;
+    }
+  return f;
+}
+
+// Appearance features (x/sxy, y/sxy, r/srgb, g/srgb, b/srgb) per pixel, row-major [H·W, 5].
+std::vector<float> bilateral_features(const uint8_t* ip, int64_t h, int64_t w, float sxy,
+                                      float srgb) {
+  std::vector<float> f(static_cast<size_t>(h * w * 5));
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      float* fi = &f[static_cast<size_t>((y * w + x) * 5)];
+      const uint8_t* rgb = ip + (y * w + x) * 3;
+      fi[0] = static_cast<float>(x) / sxy;
+      fi[1] = static_cast<float>(y) / sxy;
+      for (int k = 0; k < 3; ++k) fi[2 + k] = static_cast<float>(rgb[k]) / srgb;
+    }
+  return f;
+}
+
+#if ENGINE_WITH_CUDA
+// A lattice's structure in device memory; the tensors own it for the duration of the call.
+struct DeviceLattice {
+  std::vector<Tensor> buffers;
+  cuda::CrfLatticeArgs args;
+};
+
+template <typename T>
+const T* upload(const std::vector<T>& v, engine::DType dtype, engine::Device device,
+                std::vector<Tensor>& keep) {
+  Tensor t = Tensor::empty({static_cast<int64_t>(v.size())}, dtype, device);
+  if (!v.empty())
+    engine::cuda::copy_h2d(t.raw_data(), v.data(), v.size() * sizeof(T), device.index);
+  keep.push_back(t);
+  return static_cast<const T*>(t.raw_data());
+}
+
+DeviceLattice lattice_to_device(const PermutohedralLattice& lat, float weight,
+                                engine::Device device) {
+  DeviceLattice d;
+  d.args.points = lat.num_points();
+  d.args.vertices = lat.num_vertices();
+  d.args.dim = lat.dim();
+  d.args.weight = weight;
+  d.args.splat_vertex = upload(lat.splat_vertex(), engine::DType::i32, device, d.buffers);
+  d.args.splat_weight = upload(lat.splat_weight(), engine::DType::f32, device, d.buffers);
+  d.args.gather_offset = upload(lat.gather_offset(), engine::DType::i64, device, d.buffers);
+  d.args.gather_slot = upload(lat.gather_slot(), engine::DType::i32, device, d.buffers);
+  d.args.blur_neighbor = upload(lat.blur_neighbor(), engine::DType::i32, device, d.buffers);
+  return d;
+}
+
+// The CUDA path: lattices built on the host (they depend only on the features), mean field on
+// probs' device.
+Tensor dense_crf_cuda(const Tensor& probs, const uint8_t* ip, const CrfConfig& config) {
+  const engine::Device device = probs.device();
+  engine::cuda::DeviceGuard guard(device.index);
+  const int64_t h = probs.shape()[0], w = probs.shape()[1], c = probs.shape()[2], n = h * w;
+  const Tensor p = probs.contiguous();
+  std::vector<DeviceLattice> lattices;
+  if (config.iterations > 0) {
+    if (config.gaussian_weight != 0.0f) {
+      const PermutohedralLattice lat(gaussian_features(h, w, config.gaussian_sxy).data(), n, 2);
+      lattices.push_back(lattice_to_device(lat, config.gaussian_weight, device));
+    }
+    if (config.bilateral_weight != 0.0f) {
+      const PermutohedralLattice lat(
+          bilateral_features(ip, h, w, config.bilateral_sxy, config.bilateral_srgb).data(), n, 5);
+      lattices.push_back(lattice_to_device(lat, config.bilateral_weight, device));
+    }
+  }
+  std::vector<cuda::CrfLatticeArgs> args;
+  for (const DeviceLattice& l : lattices) args.push_back(l.args);
+  Tensor out = Tensor::empty({h, w, c}, engine::DType::f32, device);
+  cuda::dense_crf_mean_field(p.data<float>(), n, c, config.prob_clip, args.data(),
+                             static_cast<int>(args.size()), config.iterations, out.data<float>());
+  return out;
+}
+#endif
+
 }  // namespace
 
 Tensor dense_crf(const Tensor& probs, const Tensor& image, const CrfConfig& config) {
@@ -80,8 +171,19 @@ Tensor dense_crf(const Tensor& probs, const Tensor& image, const CrfConfig& conf
                "prob_clip {}); need iterations >= 0, positive stds and prob_clip in (0, 1]",
                config.iterations, config.gaussian_sxy, config.bilateral_sxy, config.bilateral_srgb,
                config.prob_clip);
-  ENGINE_CHECK(probs.device() == engine::Device::cpu() && image.device() == engine::Device::cpu(),
-               "dense_crf: CPU tensors expected (probs {}, image {})", probs.desc(), image.desc());
+  if (probs.device().is_cuda()) {
+#if ENGINE_WITH_CUDA
+    // The lattices are built on the host, so the image is needed there.
+    const Tensor host_img = image.to(engine::Device::cpu()).contiguous();
+    return dense_crf_cuda(probs, host_img.data<uint8_t>(), config);
+#else
+    ENGINE_THROW("dense_crf: probs {} is on {}; this build has no CUDA backend", probs.desc(),
+                 probs.device().str());
+#endif
+  }
+  ENGINE_CHECK(image.device() == engine::Device::cpu(),
+               "dense_crf: CPU probs need a CPU image (probs {}, image {})", probs.desc(),
+               image.desc());
   const Tensor p = probs.contiguous();
   const Tensor img = image.contiguous();
   const float* pp = p.data<float>();
@@ -102,27 +204,12 @@ Tensor dense_crf(const Tensor& probs, const Tensor& image, const CrfConfig& conf
 
   std::vector<PairwiseKernel> kernels;
   kernels.reserve(2);
-  if (config.gaussian_weight != 0.0f) {
-    std::vector<float> f(static_cast<size_t>(n * 2));
-    for (int64_t y = 0; y < h; ++y)
-      for (int64_t x = 0; x < w; ++x) {
-        f[static_cast<size_t>((y * w + x) * 2)] = static_cast<float>(x) / config.gaussian_sxy;
-        f[static_cast<size_t>((y * w + x) * 2 + 1)] = static_cast<float>(y) / config.gaussian_sxy;
-      }
-    kernels.emplace_back(f, n, 2, config.gaussian_weight);
-  }
-  if (config.bilateral_weight != 0.0f) {
-    std::vector<float> f(static_cast<size_t>(n * 5));
-    for (int64_t y = 0; y < h; ++y)
-      for (int64_t x = 0; x < w; ++x) {
-        float* fi = &f[static_cast<size_t>((y * w + x) * 5)];
-        const uint8_t* rgb = ip + (y * w + x) * 3;
-        fi[0] = static_cast<float>(x) / config.bilateral_sxy;
-        fi[1] = static_cast<float>(y) / config.bilateral_sxy;
-        for (int k = 0; k < 3; ++k) fi[2 + k] = static_cast<float>(rgb[k]) / config.bilateral_srgb;
-      }
-    kernels.emplace_back(f, n, 5, config.bilateral_weight);
-  }
+  if (config.gaussian_weight != 0.0f)
+    kernels.emplace_back(gaussian_features(h, w, config.gaussian_sxy), n, 2,
+                         config.gaussian_weight);
+  if (config.bilateral_weight != 0.0f)
+    kernels.emplace_back(bilateral_features(ip, h, w, config.bilateral_sxy, config.bilateral_srgb),
+                         n, 5, config.bilateral_weight);
   if (kernels.empty()) return out;
 
   std::vector<float> logits(static_cast<size_t>(n * c)), tmp_in(static_cast<size_t>(n * c)),

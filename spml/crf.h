@@ -1,6 +1,6 @@
 // Fully connected CRF with Gaussian edge potentials (Krähenbühl & Koltun, NIPS 2011), mean-field
 // inference with permutohedral-lattice filtering; the stage-2 post-processing of
-// ../shared/spec/spml.md §6.4 and related_methods.md §5. CPU only.
+// ../shared/spec/spml.md §6.4 and related_methods.md §5. CPU, and CUDA when probs is on a GPU.
 #pragma once
 
 #include <cstdint>
@@ -23,12 +23,17 @@ struct CrfConfig {
 };
 
 // probs f32 [H, W, C] (class probabilities per pixel, NHWC without the batch dim; they need not
-// sum to 1, e.g. max-normalized random-walk scores), image u8 [H, W, 3] RGB, both CPU and
-// contiguous or not -> f32 [H, W, C] the mean-field marginals Q after config.iterations steps
-// (rows sum to 1). Follows pydensecrf exactly: Q0 = softmax(-U); each step Q = softmax(-U +
+// sum to 1, e.g. max-normalized random-walk scores), image u8 [H, W, 3] RGB, contiguous or not
+// -> f32 [H, W, C] the mean-field marginals Q after config.iterations steps (rows sum to 1), on
+// probs' device. Follows pydensecrf exactly: Q0 = softmax(-U); each step Q = softmax(-U +
 // Σ_m w_m · D_m^-1/2 K_m D_m^-1/2 Q) with D_m = K_m 1 (symmetric normalization), the kernels
 // K_m evaluated by the permutohedral lattice (self term included). iterations = 0 returns
-// softmax(-U). Threads: OpenMP over pixels / lattice vertices.
+// softmax(-U).
+// Device: the computation runs where probs is. CPU probs need a CPU image; OpenMP over pixels /
+// lattice vertices. CUDA probs (a CUDA build; the image may be on any device and is copied to the
+// host): the lattices are built on the host (single-threaded hash insertion), uploaded, and all
+// iterations run on the device (spml/crf_kernels.h); marginals agree with the CPU path to
+// rounding (about 1e-5).
 engine::Tensor dense_crf(const engine::Tensor& probs, const engine::Tensor& image,
                          const CrfConfig& config = CrfConfig());
 

@@ -27,6 +27,20 @@ class PermutohedralLattice {
   // Number of distinct lattice vertices touched (at most N·(d+1)).
   int64_t num_vertices() const { return m_; }
 
+  // The lattice's structure, for filters that run elsewhere (the CUDA dense CRF uploads it and
+  // reimplements filter() on the device). With d1 = d + 1 and M = num_vertices():
+  // splat_vertex() / splat_weight(): [N, d1], point i's d1 enclosing-simplex vertices (in [0, M))
+  // and barycentric weights (they sum to 1). gather_offset(): [M + 1], gather_slot(): [N·d1], the
+  // transposed splat (CSR over vertices): vertex v receives the slots s (= i·d1 + k) in
+  // gather_slot()[gather_offset()[v] .. gather_offset()[v + 1]), in increasing order.
+  // blur_neighbor(): [d1, M, 2], the two neighbours of vertex v along lattice direction j, -1 for
+  // a vertex no point touched (it holds 0).
+  const std::vector<int32_t>& splat_vertex() const { return vertex_; }
+  const std::vector<float>& splat_weight() const { return weight_; }
+  const std::vector<int64_t>& gather_offset() const { return gather_offset_; }
+  const std::vector<int32_t>& gather_slot() const { return gather_slot_; }
+  const std::vector<int32_t>& blur_neighbor() const { return neighbor_; }
+
  private:
   int64_t n_ = 0;
   int d_ = 0;
