@@ -230,6 +230,7 @@ TEST(PredictModes, KnnModeRunsOnTheNetworkAtTheOriginalSize) {
   for (int64_t i = 0; i < lab.numel(); ++i) lab.data<uint8_t>()[i] = uint8_t((i % 53) * 3 / 53);
   apps::PredictOptions o;
   o.mode = apps::PredictMode::knn;
+  o.size = 0;
   o.kmeans.grid = 4;
   spml::PrototypeMemory mem = apps::memory_from_image(tiny_net(), rgb, lab, o, false);
   ASSERT_GT(mem.prototypes.size(0), 0);
@@ -346,9 +347,11 @@ TEST(PredictApp, WritesLabelMapsOverlaysProbabilitiesAndAKnnMemory) {
   const std::string root = (dir / "data").string();
 
   const std::string out = (dir / "pred").string();
-  ASSERT_EQ(run_predict(dir, "--run " + run + " --root " + root + " --split train --out " + out +
-                                 " --mode softmax-crf --overlays --save-probs --crf-iterations 2"),
-            0)
+  ASSERT_EQ(
+      run_predict(dir,
+                  "--run " + run + " --root " + root + " --split train --out " + out +
+                      " --size 48 --mode softmax-crf --overlays --save-probs --crf-iterations 2"),
+      0)
       << read_text(dir / "stderr.txt");
   for (int i = 0; i < 2; ++i) {
     const std::string id = i == 0 ? "a" : "b";
@@ -365,7 +368,7 @@ TEST(PredictApp, WritesLabelMapsOverlaysProbabilitiesAndAKnnMemory) {
   // knn: the memory is built from the pseudo-labels, saved, and reusable with --memory.
   const std::string kout = (dir / "knn").string();
   ASSERT_EQ(run_predict(dir, "--run " + run + " --root " + root + " --split train --out " + kout +
-                                 " --mode knn --kmeans-grid 4 --memory-list train "
+                                 " --mode knn --size 48 --kmeans-grid 4 --memory-list train "
                                  "--memory-labels pseudo"),
             0)
       << read_text(dir / "stderr.txt");
