@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -214,10 +215,15 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
                target);
   const double raw = (hi - lo) / target;
   const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  // The spacing whose tick count comes closest to the target (ties: the wider spacing).
   double step = mag;
+  int64_t best = std::numeric_limits<int64_t>::max();
   for (double m : {1.0, 2.0, 5.0, 10.0}) {
-    step = m * mag;
-    if (step >= raw) break;
+    const double s = m * mag;
+    const int64_t count =
+        int64_t(std::floor(hi / s + 1e-9)) - int64_t(std::ceil(lo / s - 1e-9)) + 1;
+    const int64_t miss = std::abs(count - int64_t(target));
+    if (miss <= best) best = miss, step = s;
   }
   std::vector<double> ticks;
   const double first = std::ceil(lo / step - 1e-9) * step;

@@ -123,13 +123,13 @@ TEST(Plot, LogAxisPutsDecadesEvenlyApart) {
 }
 
 TEST(Plot, FaintSeriesBlendWithTheBackground) {
-  apps::PlotSeries s = flat("", 2.0, {0, 0, 0});
+  apps::PlotSeries s = flat("", 2.1, {0, 0, 0});  // 2.1: not on a grid line
   s.opacity = 0.25f;
   apps::PlotOptions opt;
   opt.width = 300;
   opt.height = 200;
   const apps::Plot p = apps::render_line_plot({s, flat("", 4.0, kRed)}, opt);
-  const int row = int(std::lround(p.frame.row(2.0)));
+  const int row = int(std::lround(p.frame.row(2.1)));
   // 255 * 0.75 between grid lines; a single blend even where the line's steps overlap.
   EXPECT_EQ(pixel(p.image, row, p.frame.left + 3), (apps::Rgb{191, 191, 191}));
 }
@@ -144,7 +144,7 @@ TEST(Plot, BadInputIsAnError) {
   odd.x.pop_back();
   expect_error([&] { apps::render_line_plot({odd}, opt); }, {"'ce'", "10 x and 11 y"});
   apps::PlotSeries nan = flat("total", kNaN, kRed);
-  expect_error([&] { apps::render_line_plot({nan}, opt); }, "no drawable point");
+  expect_error([&] { apps::render_line_plot({nan}, opt); }, "no series has a drawable point");
   opt.width = 50;
   expect_error([&] { apps::render_line_plot({flat("a", 1, kRed)}, opt); }, "50x480");
 }
