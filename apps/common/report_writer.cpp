@@ -263,6 +263,13 @@ RunInfo read_run(const std::string& name, const std::string& dir) {
       if (v.empty() || v == "[]") continue;
       run.settings.emplace_back(key, v);
     }
+    // train_voc ignores depth when blocks are given; showing both would mislead.
+    const bool has_blocks = std::any_of(run.settings.begin(), run.settings.end(),
+                                        [](const auto& kv) { return kv.first == "blocks"; });
+    if (has_blocks)
+      run.settings.erase(std::remove_if(run.settings.begin(), run.settings.end(),
+                                        [](const auto& kv) { return kv.first == "depth"; }),
+                         run.settings.end());
     break;
   }
   return run;

@@ -221,7 +221,8 @@ fs::path write_run(const fs::path& dir) {
   }
   write_file(dir / "metrics.jsonl", lines);
   write_file(dir / "config.json",
-             "{\"data_root\": \"/tmp/syn\", \"supervision\": \"scribble\", \"blocks\": [1, 1, 1, "
+             "{\"data_root\": \"/tmp/syn\", \"depth\": 101, \"supervision\": \"scribble\", "
+             "\"blocks\": [1, 1, 1, "
              "1], \"width\": 8, \"lr\": 0.01, \"unrelated\": true}");
   return dir;
 }
@@ -262,7 +263,8 @@ TEST(Report, WritesMarkdownAndLossPlot) {
         "![losses of stage1](loss.png)"})
     EXPECT_NE(md.find(row), std::string::npos) << "missing: " << row << "\nin:\n" << md;
   EXPECT_EQ(md.find("unrelated"), std::string::npos);
-  EXPECT_EQ(md.find("sem_occ"), std::string::npos);  // never logged: not a row
+  EXPECT_EQ(md.find("| depth |"), std::string::npos);  // blocks given: depth is not used
+  EXPECT_EQ(md.find("sem_occ"), std::string::npos);    // never logged: not a row
 }
 
 TEST(Report, SeveralRunsAndEvalsAndOverlays) {
