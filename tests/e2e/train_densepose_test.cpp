@@ -117,6 +117,9 @@ apps::TrainConfig tiny_config(const std::string& run) {
   c.warmup_iters = 0;
   c.lr = 0.01;
   c.loader_threads = 2;
+  // One compute thread: on a loaded 2-core machine two OpenMP threads spend most of a step
+  // waiting for each other (20x slower in our measurement).
+  c.threads = 1;
   c.checkpoint_every = 1000;
   c.keep_checkpoints = 1;
   c.progress = false;
