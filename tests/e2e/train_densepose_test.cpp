@@ -246,6 +246,31 @@ TEST(TrainDensePoseE2E, TinyPspNetTrainsWithFeatureAffinityAndReloads) {
   EXPECT_EQ(e.embedding.size(3), 8);
 }
 
+TEST(TrainDensePoseE2E, ResumeReproducesLossesExactly) {
+  apps::TrainConfig full = tiny_config("uninterrupted");
+  full.iterations = 10;
+  const apps::TrainOutcome a = apps::train_spml(full);
+  ASSERT_EQ(a.log.size(), size_t(10));
+
+  apps::TrainConfig part = tiny_config("interrupted");
+  part.iterations = 10;
+  part.stop_after = 4;
+  const apps::TrainOutcome b1 = apps::train_spml(part);
+  ASSERT_TRUE(b1.interrupted);
+  apps::TrainConfig again;  // a VOC default config: the run folder's config.json must win
+  again.resume = part.run_dir;
+  again.progress = false;
+  again.threads = 1;
+  const apps::TrainOutcome b2 = apps::train_spml(again);
+  ASSERT_EQ(b2.steps_done, 10);
+  ASSERT_EQ(b1.log.size() + b2.log.size(), size_t(10));
+  for (size_t i = 0; i < 10; ++i) {
+    const apps::StepLog& r = i < 4 ? b1.log[i] : b2.log[i - 4];
+    EXPECT_EQ(r.total, a.log[i].total) << "step " << i + 1;
+    EXPECT_EQ(r.feat_aff, a.log[i].feat_aff) << "step " << i + 1;
+  }
+}
+
 int run_app(const fs::path& dir, const std::string& args) {
   const std::string cmd = std::string(ENGINE_APPS_DIR) + "/train_densepose " + args + " >" +
                           (dir / "stdout.txt").string() + " 2>" + (dir / "stderr.txt").string();
