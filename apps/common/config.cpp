@@ -26,15 +26,20 @@ struct Field {
 // One table for JSON, flags and printing, so that no field can be missing from one of them.
 std::vector<Field> fields(TrainConfig& c) {
   return {
-      {"data_root", &c.data_root, "dataset root in the VOC layout (required)"},
-      {"split", &c.split, "list ROOT/ImageSets/Segmentation/<split>.txt"},
-      {"supervision", &c.supervision, "full, scribble, point, box or tag"},
-      {"label_dir", &c.label_dir, "weak label directory under ROOT (default: by supervision)"},
+      {"dataset", &c.dataset,
+       "dataset layout: voc (docs/data.md) or densepose (spec §10.3, apps/convert_densepose)"},
+      {"data_root", &c.data_root, "dataset root (required)"},
+      {"split", &c.split,
+       "list: voc ROOT/ImageSets/Segmentation/<split>.txt, densepose ROOT/lists/<split>.txt"},
+      {"supervision", &c.supervision,
+       "voc: full, scribble, point, box or tag; densepose: point or full"},
+      {"label_dir", &c.label_dir,
+       "voc only: weak label directory under ROOT (default: by supervision)"},
       {"region_dir", &c.region_dir,
        "over-segmentation region maps under ROOT (absent: computed on the fly)"},
       {"preset", &c.preset,
        "loss preset: voc_scribble, voc_point, voc_box, voc_tag, densepose_point, segsort "
-       "(default voc_<supervision>)"},
+       "(default: voc_<supervision>, or densepose_point for dataset densepose)"},
       {"classifier_dropout", &c.classifier_dropout, "dropout of the joint softmax head"},
       {"depth", &c.depth, "ResNet depth, 50 or 101 (ignored with --blocks)"},
       {"blocks", &c.blocks, "bottleneck blocks per stage, 4 numbers (tiny models: 1 1 1 1)"},
@@ -42,7 +47,9 @@ std::vector<Field> fields(TrainConfig& c) {
       {"width", &c.width, "ResNet base width (64 for the real network)"},
       {"output_stride", &c.output_stride, "backbone output stride: 8, 16 or 32"},
       {"embedding_dim", &c.embedding_dim, "embedding dimension D"},
-      {"aspp_rates", &c.aspp_rates, "ASPP dilation rates"},
+      {"head", &c.head, "embedding head: deeplab (DeepLab-v2 ASPP) or pspnet (PSPNet)"},
+      {"aspp_rates", &c.aspp_rates, "ASPP dilation rates (deeplab head)"},
+      {"psp_width", &c.psp_width, "pyramid pooling channels (pspnet head; 512 in the paper)"},
       {"init", &c.init, "initial weights (.safetensors; e.g. ImageNet backbone)"},
       {"lr", &c.lr, "base learning rate"},
       {"momentum", &c.momentum, "SGD momentum"},
@@ -98,8 +105,22 @@ std::string json_double(double v) {
 
 }  // namespace
 
+TrainConfig densepose_defaults() {
+  TrainConfig c;
+  c.dataset = "densepose";
+  c.supervision = "point";
+  c.preset = "densepose_point";
+  c.region_dir = "seginst/pmi_0.1_256";
+  c.head = "pspnet";
+  c.embedding_dim = 32;
+  c.iterations = 45000;
+  c.run_dir = "runs/train_densepose";
+  return c;
+}
+
 std::string resolved_preset(const TrainConfig& c) {
   if (!c.preset.empty()) return c.preset;
+  if (c.dataset == "densepose") return "densepose_point";
   if (c.supervision == "full") return "voc_scribble";
   return "voc_" + c.supervision;
 }
@@ -229,7 +250,23 @@ void add_train_flags(CLI::App& app, TrainConfig& config, std::string& config_fil
 }
 
 void validate(const TrainConfig& c) {
+  ENGINE_CHECK(c.dataset == "voc" || c.dataset == "densepose",
+               "train config: dataset must be voc or densepose, got '{}'", c.dataset);
   ENGINE_CHECK(!c.data_root.empty(), "train config: data_root is required (--data-root)");
+  if (c.dataset == "densepose") {
+    ENGINE_CHECK(c.supervision == "point" || c.supervision == "full",
+                 "train config: supervision for dataset densepose must be point or full, got '{}'",
+                 c.supervision);
+    ENGINE_CHECK(c.label_dir.empty(),
+                 "train config: label_dir ('{}') applies to dataset voc only; DensePose labels "
+                 "come from the list file ROOT/lists/<split>.txt",
+                 c.label_dir);
+  }
+  ENGINE_CHECK(c.head == "deeplab" || c.head == "pspnet",
+               "train config: head must be deeplab or pspnet, got '{}'", c.head);
+  ENGINE_CHECK(c.psp_width > 0, "train config: psp_width must be > 0, got {}", c.psp_width);
+  ENGINE_CHECK(c.embedding_dim > 0, "train config: embedding_dim must be > 0, got {}",
+               c.embedding_dim);
   ENGINE_CHECK(c.iterations > 0, "train config: iterations must be > 0, got {}", c.iterations);
   ENGINE_CHECK(c.batch_size > 0, "train config: batch_size must be > 0, got {}", c.batch_size);
   ENGINE_CHECK(c.micro_batches >= 1 && c.batch_size % c.micro_batches == 0,

@@ -1,6 +1,7 @@
-// Training configuration of apps/train_voc (spec ../shared/spec/spml.md §5.1, §4.7): every value
-// of the reference recipe as a default, each overridable by a JSON config file and by a
-// command-line flag (flags win over the file, the file over the defaults).
+// Training configuration of apps/train_voc and apps/train_densepose (spec
+// ../shared/spec/spml.md §5.1, §4.7): every value of the reference recipe as a default (the VOC
+// one here; apps/train_densepose starts from densepose_defaults()), each overridable by a JSON
+// config file and by a command-line flag (flags win over the file, the file over the defaults).
 #pragma once
 
 #include <cstdint>
@@ -16,22 +17,34 @@ namespace apps {
 
 struct TrainConfig {
   // --- data ---
-  std::string data_root;                 // VOC layout root (the synthetic dataset uses it too)
-  std::string split = "train";           // ROOT/ImageSets/Segmentation/<split>.txt
-  std::string supervision = "scribble";  // full, scribble, point, box, tag
-  std::string label_dir;                 // weak label directory under ROOT; "" = the default
-  std::string region_dir = "hed";  // region maps under ROOT; absent: computed (data/overseg.h)
+  // "voc": the VOC layout (docs/data.md; the synthetic dataset uses it too). "densepose": the
+  // processed DensePose layout of spec §10.3 (data/densepose.h, made by apps/convert_densepose).
+  std::string dataset = "voc";
+  std::string data_root;  // the layout's root
+  // voc: ROOT/ImageSets/Segmentation/<split>.txt; densepose: ROOT/lists/<split>.txt
+  std::string split = "train";
+  // voc: full, scribble, point, box, tag. densepose: point (the A.3 point labels) or full (the
+  // dense part maps).
+  std::string supervision = "scribble";
+  std::string label_dir;  // voc only: weak label directory under ROOT; "" = the default
+  // Region maps under ROOT (densepose: seginst/pmi_0.1_256); a directory that does not exist
+  // means the built-in over-segmentation (data/overseg.h) of each crop.
+  std::string region_dir = "hed";
   // --- loss ---
-  std::string preset;  // spml::loss_preset name; "" = "voc_<supervision>" ("voc_scribble" for full)
+  // spml::loss_preset name; "" = by dataset: voc "voc_<supervision>" ("voc_scribble" for full),
+  // densepose "densepose_point".
+  std::string preset;
   double classifier_dropout = 0.75;  // joint softmax head (spec §4.6)
   // --- model ---
-  int64_t depth = 101;          // 50 or 101; ignored when `blocks` is given
-  std::vector<int64_t> blocks;  // bottleneck blocks per stage, e.g. 1 1 1 1 (tiny models)
-  std::string stem = "deep";    // deep (SPML's CUHK ResNet) or torchvision
-  int64_t width = 64;           // base width (64 in the real network)
-  int64_t output_stride = 8;    // 8, 16 or 32
-  int64_t embedding_dim = 64;   // D
-  std::vector<int64_t> aspp_rates{6, 12, 18, 24};
+  int64_t depth = 101;           // 50 or 101; ignored when `blocks` is given
+  std::vector<int64_t> blocks;   // bottleneck blocks per stage, e.g. 1 1 1 1 (tiny models)
+  std::string stem = "deep";     // deep (SPML's CUHK ResNet) or torchvision
+  int64_t width = 64;            // base width (64 in the real network)
+  int64_t output_stride = 8;     // 8, 16 or 32
+  int64_t embedding_dim = 64;    // D
+  std::string head = "deeplab";  // deeplab (DeepLab-v2 ASPP, VOC) or pspnet (PSPNet, DensePose)
+  std::vector<int64_t> aspp_rates{6, 12, 18, 24};  // deeplab head only
+  int64_t psp_width = 512;                         // pspnet head: pyramid pooling channels
   std::string init;  // safetensors weights to start from ("" = random init)
   // --- optimization (spec §5.1) ---
   double lr = 3e-3;
@@ -60,6 +73,12 @@ struct TrainConfig {
   int64_t stop_after = 0;  // > 0: stop (with a checkpoint) after this many steps of this run
   bool progress = true;    // progress bar on stderr
 };
+
+// The DensePose recipe (spec §5.1, §4.7 DensePose row, §1.4): dataset densepose, point labels,
+// PMI regions (seginst/pmi_0.1_256), PSPNet head, D = 32, 45 000 iterations, run folder
+// runs/train_densepose; the preset densepose_point brings feature affinity on (README decision
+// 2), no memory bank and 12×12 training k-means. Everything else as TrainConfig{}.
+TrainConfig densepose_defaults();
 
 // The resolved loss preset name.
 std::string resolved_preset(const TrainConfig& config);

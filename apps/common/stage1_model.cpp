@@ -24,6 +24,10 @@ std::unique_ptr<models::EmbeddingModel> build_embedding_model(const TrainConfig&
   mc.backbone.width = c.width;
   mc.backbone.bn.momentum = c.bn_momentum;
   mc.backbone.seed = c.seed;
+  ENGINE_CHECK(c.head == "deeplab" || c.head == "pspnet",
+               "embedding model: head must be deeplab or pspnet, got '{}'", c.head);
+  mc.head = c.head == "pspnet" ? models::HeadKind::pspnet_ppm : models::HeadKind::deeplab_v2_aspp;
+  mc.psp_width = c.psp_width;
   mc.embedding_dim = c.embedding_dim;
   mc.aspp_rates = c.aspp_rates;
   mc.seed = c.seed + 1;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "apps/common/signals.h"
 #include "apps/common/spml_step.h"
 #include "apps/common/stage1_model.h"
+#include "data/densepose.h"
 #include "data/loader.h"
 #include "data/overseg.h"
 #include "data/transforms.h"
@@ -57,6 +59,39 @@ Tensor oversegment_batch(const Tensor& images) {
     std::copy_n(r.data<int32_t>(), h * w, out.data<int32_t>() + i * h * w);
   }
   return out;
+}
+
+// The training set of `c`: VOC layout with the weak labels of c.supervision, or the DensePose
+// layout with point labels (supervision point) or dense part maps (full). Region maps come from
+// ROOT/region_dir when that directory exists; otherwise batches get the built-in
+// over-segmentation in the loop.
+std::shared_ptr<const data::Dataset> make_train_dataset(const TrainConfig& c) {
+  if (c.dataset == "densepose") {
+    const std::filesystem::path root(c.data_root);
+    ENGINE_CHECK(std::filesystem::is_directory(root),
+                 "train: DensePose data root '{}' is not a directory", c.data_root);
+    const std::string list = (root / "lists" / (c.split + ".txt")).string();
+    ENGINE_CHECK(std::filesystem::is_regular_file(list),
+                 "train: DensePose list '{}' not found (expected ROOT/lists/<split>.txt as "
+                 "written by apps/convert_densepose)",
+                 list);
+    const bool have_regions =
+        !c.region_dir.empty() && std::filesystem::is_directory(root / c.region_dir);
+    if (!have_regions)
+      engine::log::info(
+          "train: no region maps (region_dir '{}' under {}); using the built-in "
+          "over-segmentation",
+          c.region_dir, c.data_root);
+    return std::make_shared<const data::DensePoseDataset>(
+        c.data_root, list, c.supervision == "point", have_regions ? c.region_dir : "");
+  }
+  data::VocConfig vc;
+  vc.root = c.data_root;
+  vc.split = c.split;
+  vc.supervision = data::parse_supervision(c.supervision);
+  vc.label_dir = c.label_dir;
+  vc.region_dir = c.region_dir;
+  return std::make_shared<const data::VocDataset>(vc);
 }
 
 struct ResumeState {
@@ -128,13 +163,7 @@ TrainOutcome train_spml(const TrainConfig& given) {
     folder.write_config(to_json(to_store));
   }
 
-  data::VocConfig vc;
-  vc.root = c.data_root;
-  vc.split = c.split;
-  vc.supervision = data::parse_supervision(c.supervision);
-  vc.label_dir = c.label_dir;
-  vc.region_dir = c.region_dir;
-  auto dataset = std::make_shared<const data::VocDataset>(vc);
+  std::shared_ptr<const data::Dataset> dataset = make_train_dataset(c);
   const int num_classes = dataset->num_classes();
 
   spml::LossConfig loss = spml::loss_preset(resolved_preset(c));
@@ -182,6 +211,8 @@ TrainOutcome train_spml(const TrainConfig& given) {
   aug.crop = int(c.crop);
   aug.scale_min = float(c.scale_min);
   aug.scale_max = float(c.scale_max);
+  // A flipped person's left parts become right parts (spec §5.1).
+  if (c.dataset == "densepose") aug.flip_classes = data::densepose_flip_classes();
   lc.augment = aug;
   ENGINE_CHECK(dataset->size() >= c.batch_size, "{}: {} images, fewer than one batch of {}",
                dataset->describe(), dataset->size(), c.batch_size);

@@ -1,0 +1,314 @@
+// End-to-end: the train_densepose path (apps::densepose_defaults + apps::train_spml) on a tiny
+// DensePose-layout dataset written here (spec §10.3: lists/<split>.txt, gray part maps, point
+// labels, PMI-style region maps), with a tiny PSPNet model on the CPU; and the built
+// train_densepose binary's --help and --print-config.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "apps/common/config.h"
+#include "apps/common/stage1_model.h"
+#include "apps/common/train_loop.h"
+#include "data/densepose.h"
+#include "data/image_io.h"
+#include "data/overseg.h"
+#include "engine/ops/factory.h"
+#include "engine/tensor.h"
+#include "tests/support/expect_error.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using engine::Tensor;
+
+// A person of five coarse parts (torso 1, head 14, the arms 10 / 11 on either side, the thighs
+// 6 / 7 below) at a random place on a noisy background. Dense map: the parts, 0 elsewhere. Point
+// labels (the A.3 shape): a disc of radius 3 around each part's centre, background 0 in a 6-pixel
+// border, 255 (unknown) everywhere else.
+struct PartBox {
+  int part, y0, x0, y1, x1;  // inclusive-exclusive pixel box
+  uint8_t r, g, b;
+};
+
+const std::string& dataset_root() {
+  static const std::string root = [] {
+    const std::string r = std::string(ENGINE_TEST_SCRATCH) + "/train_densepose_e2e/data";
+    fs::remove_all(r);
+    for (const char* d : {"images", "segcls/densepose/gray", "segcls/densepose_points/gray",
+                          "seginst/pmi_0.1_256", "lists"})
+      fs::create_directories(fs::path(r) / d);
+    const int h = 56, w = 64, n = 8;
+    std::ofstream list(r + "/lists/train.txt");
+    uint32_t state = 12345;
+    auto rnd = [&](int m) {
+      state = state * 1664525u + 1013904223u;
+      return int((state >> 8) % uint32_t(m));
+    };
+    for (int i = 0; i < n; ++i) {
+      const int cy = 22 + rnd(12), cx = 22 + rnd(20);
+      const std::vector<PartBox> parts = {
+          {1, cy - 8, cx - 6, cy + 6, cx + 6, 200, 40, 40},      // torso
+          {14, cy - 16, cx - 4, cy - 8, cx + 4, 230, 190, 150},  // head
+          {11, cy - 8, cx - 12, cy + 4, cx - 6, 40, 180, 40},    // R.Arm (image left)
+          {10, cy - 8, cx + 6, cy + 4, cx + 12, 40, 40, 200},    // L.Arm (image right)
+          {6, cy + 6, cx - 6, cy + 16, cx, 180, 180, 40},        // R.Thigh
+          {7, cy + 6, cx, cy + 16, cx + 6, 40, 180, 180},        // L.Thigh
+      };
+      Tensor img = Tensor::empty({h, w, 3}, engine::DType::u8);
+      Tensor dense = Tensor::empty({h, w}, engine::DType::u8);
+      Tensor points = Tensor::empty({h, w}, engine::DType::u8);
+      uint8_t* ip = img.data<uint8_t>();
+      uint8_t* dp = dense.data<uint8_t>();
+      uint8_t* pp = points.data<uint8_t>();
+      for (int y = 0; y < h; ++y) {
+        for (int x = 0; x < w; ++x) {
+          const int k = y * w + x;
+          uint8_t rgb[3] = {110, 120, 100};
+          dp[k] = 0;
+          for (const PartBox& p : parts) {
+            if (y >= p.y0 && y < p.y1 && x >= p.x0 && x < p.x1) {
+              dp[k] = uint8_t(p.part);
+              rgb[0] = p.r;
+              rgb[1] = p.g;
+              rgb[2] = p.b;
+            }
+          }
+          for (int c = 0; c < 3; ++c)
+            ip[k * 3 + c] = uint8_t(std::clamp(rgb[c] + rnd(21) - 10, 0, 255));
+          const bool border = y < 6 || x < 6 || y >= h - 6 || x >= w - 6;
+          pp[k] = border ? 0 : 255;
+          for (const PartBox& p : parts) {
+            const int py = (p.y0 + p.y1) / 2, px = (p.x0 + p.x1) / 2;
+            if ((y - py) * (y - py) + (x - px) * (x - px) <= 9) pp[k] = uint8_t(p.part);
+          }
+        }
+      }
+      const std::string stem = "img" + std::to_string(i);
+      data::write_png(r + "/images/" + stem + ".png", img);
+      data::write_gray_png(r + "/segcls/densepose/gray/" + stem + ".png", dense);
+      data::write_gray_png(r + "/segcls/densepose_points/gray/" + stem + ".png", points);
+      data::write_region_png(r + "/seginst/pmi_0.1_256/" + stem + ".png", data::oversegment(img));
+      list << "images/" << stem << ".png segcls/densepose/gray/" << stem
+           << ".png segcls/densepose_points/gray/" << stem << ".png\n";
+    }
+    return r;
+  }();
+  return root;
+}
+
+apps::TrainConfig tiny_config(const std::string& run) {
+  apps::TrainConfig c = apps::densepose_defaults();
+  c.data_root = dataset_root();
+  c.blocks = {1, 1, 1, 1};
+  c.width = 8;
+  c.psp_width = 16;
+  c.embedding_dim = 8;
+  c.crop = 48;
+  c.batch_size = 4;
+  c.iterations = 20;
+  c.warmup_iters = 0;
+  c.lr = 0.01;
+  c.loader_threads = 2;
+  // One compute thread: on a loaded 2-core machine two OpenMP threads spend most of a step
+  // waiting for each other (20x slower in our measurement).
+  c.threads = 1;
+  c.checkpoint_every = 1000;
+  c.keep_checkpoints = 1;
+  c.progress = false;
+  c.run_dir = std::string(ENGINE_TEST_SCRATCH) + "/train_densepose_e2e/" + run;
+  fs::remove_all(c.run_dir);
+  return c;
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+TEST(TrainDensePoseE2E, DefaultsAreTheDensePoseRecipe) {
+  const apps::TrainConfig c = apps::densepose_defaults();
+  EXPECT_EQ(c.dataset, "densepose");
+  EXPECT_EQ(c.head, "pspnet");
+  EXPECT_EQ(c.embedding_dim, 32);
+  EXPECT_EQ(c.iterations, 45000);
+  EXPECT_EQ(c.crop, 512);
+  EXPECT_EQ(c.psp_width, 512);
+  EXPECT_EQ(apps::resolved_preset(c), "densepose_point");
+  apps::TrainConfig no_preset = c;
+  no_preset.preset.clear();
+  EXPECT_EQ(apps::resolved_preset(no_preset), "densepose_point");
+  // Old run folders' config.json files have none of the new keys: VOC and DeepLab.
+  apps::TrainConfig old;
+  apps::apply_json(old, R"({"data_root": "x", "embedding_dim": 16})", "old config");
+  EXPECT_EQ(old.dataset, "voc");
+  EXPECT_EQ(old.head, "deeplab");
+  EXPECT_EQ(old.psp_width, 512);
+  // The new keys round-trip.
+  apps::TrainConfig back;
+  apps::apply_json(back, apps::to_json(c), "round trip");
+  EXPECT_EQ(back.dataset, "densepose");
+  EXPECT_EQ(back.head, "pspnet");
+  EXPECT_EQ(back.psp_width, 512);
+}
+
+TEST(TrainDensePoseE2E, ValidateNamesBadDatasetHeadAndSupervision) {
+  apps::TrainConfig c = apps::densepose_defaults();
+  c.data_root = "somewhere";
+  apps::validate(c);
+  apps::TrainConfig bad = c;
+  bad.dataset = "coco";
+  engine::testing::expect_error([&] { apps::validate(bad); }, "dataset must be voc or densepose");
+  bad = c;
+  bad.head = "fcn";
+  engine::testing::expect_error([&] { apps::validate(bad); }, "head must be deeplab or pspnet");
+  bad = c;
+  bad.supervision = "scribble";
+  engine::testing::expect_error([&] { apps::validate(bad); }, "must be point or full");
+  bad = c;
+  bad.psp_width = 0;
+  engine::testing::expect_error([&] { apps::validate(bad); }, "psp_width must be > 0");
+  bad = c;
+  bad.label_dir = "cam/x";
+  engine::testing::expect_error([&] { apps::validate(bad); }, "applies to dataset voc only");
+  bad = tiny_config("missing_list");
+  bad.split = "nope";
+  engine::testing::expect_error([&] { apps::train_spml(bad); }, "lists/nope.txt");
+}
+
+TEST(TrainDensePoseE2E, TinyPspNetTrainsWithFeatureAffinityAndReloads) {
+  apps::TrainConfig c = tiny_config("tiny");
+  const apps::TrainOutcome out = apps::train_spml(c);
+  ASSERT_FALSE(out.interrupted);
+  ASSERT_EQ(out.steps_done, c.iterations);
+  ASSERT_EQ(out.log.size(), size_t(c.iterations));
+  double aff_max = 0, ips = 0;
+  for (const apps::StepLog& s : out.log) {
+    EXPECT_TRUE(std::isfinite(s.total)) << "step " << s.step;
+    EXPECT_TRUE(std::isfinite(s.sem_ann)) << "step " << s.step;
+    EXPECT_TRUE(std::isfinite(s.img_sim)) << "step " << s.step;
+    EXPECT_TRUE(std::isfinite(s.feat_aff)) << "step " << s.step;
+    EXPECT_TRUE(std::isfinite(s.ce)) << "step " << s.step;
+    EXPECT_TRUE(std::isnan(s.sem_occ)) << "sem_occ is off in densepose_point, step " << s.step;
+    EXPECT_EQ(s.memory_segments, 0) << "densepose_point keeps no memory bank";
+    EXPECT_GT(s.segments, 0);
+    aff_max = std::max(aff_max, s.feat_aff);
+    ips += s.images_per_s;
+  }
+  // Point labels leave most pixels unknown, so unlabeled segments exist and take labels from
+  // their nearest labeled segment: the relation contributes.
+  EXPECT_GT(aff_max, 0.0);
+  std::printf(
+      "tiny PSPNet (blocks 1 1 1 1, width 8, psp_width 16, D 8, crop 48, batch 4): "
+      "%.1f images/s mean over %zu steps\n",
+      ips / double(out.log.size()), out.log.size());
+
+  // metrics.jsonl: sem_occ null, feat_aff a number, on every line.
+  std::istringstream metrics(read_text(fs::path(c.run_dir) / "metrics.jsonl"));
+  std::string line;
+  int lines = 0;
+  while (std::getline(metrics, line)) {
+    ++lines;
+    EXPECT_NE(line.find("\"sem_occ\": null"), std::string::npos) << line;
+    EXPECT_EQ(line.find("\"feat_aff\": null"), std::string::npos) << line;
+    EXPECT_EQ(line.find("\"total\": null"), std::string::npos) << line;
+  }
+  EXPECT_EQ(lines, c.iterations);
+
+  ASSERT_FALSE(out.last_checkpoint.empty());
+  EXPECT_TRUE(fs::is_regular_file(out.last_checkpoint)) << out.last_checkpoint;
+  const std::string config_json = read_text(fs::path(c.run_dir) / "config.json");
+  EXPECT_NE(config_json.find("\"dataset\": \"densepose\""), std::string::npos);
+  EXPECT_NE(config_json.find("\"head\": \"pspnet\""), std::string::npos);
+
+  apps::Stage1 s = apps::load_stage1(c.run_dir);
+  EXPECT_EQ(s.step, c.iterations);
+  EXPECT_EQ(s.num_classes, data::kDensePoseClasses);
+  ASSERT_TRUE(s.model);
+  EXPECT_EQ(s.model->config().head, models::HeadKind::pspnet_ppm);
+  EXPECT_EQ(s.model->head_name(), "pspp");
+  EXPECT_EQ(s.model->config().psp_width, 16);
+  Tensor image = engine::zeros({1, 48, 48, 3});
+  models::EmbeddingOutput e = s.model->forward(image);
+  ASSERT_EQ(e.embedding.dim(), 4);
+  EXPECT_EQ(e.embedding.size(0), 1);
+  EXPECT_EQ(e.embedding.size(1), 12);
+  EXPECT_EQ(e.embedding.size(2), 12);
+  EXPECT_EQ(e.embedding.size(3), 8);
+}
+
+TEST(TrainDensePoseE2E, ResumeReproducesLossesExactly) {
+  apps::TrainConfig full = tiny_config("uninterrupted");
+  full.iterations = 10;
+  const apps::TrainOutcome a = apps::train_spml(full);
+  ASSERT_EQ(a.log.size(), size_t(10));
+
+  apps::TrainConfig part = tiny_config("interrupted");
+  part.iterations = 10;
+  part.stop_after = 4;
+  const apps::TrainOutcome b1 = apps::train_spml(part);
+  ASSERT_TRUE(b1.interrupted);
+  apps::TrainConfig again;  // a VOC default config: the run folder's config.json must win
+  again.resume = part.run_dir;
+  again.progress = false;
+  again.threads = 1;
+  const apps::TrainOutcome b2 = apps::train_spml(again);
+  ASSERT_EQ(b2.steps_done, 10);
+  ASSERT_EQ(b1.log.size() + b2.log.size(), size_t(10));
+  for (size_t i = 0; i < 10; ++i) {
+    const apps::StepLog& r = i < 4 ? b1.log[i] : b2.log[i - 4];
+    EXPECT_EQ(r.total, a.log[i].total) << "step " << i + 1;
+    EXPECT_EQ(r.feat_aff, a.log[i].feat_aff) << "step " << i + 1;
+  }
+}
+
+int run_app(const fs::path& dir, const std::string& args) {
+  const std::string cmd = std::string(ENGINE_APPS_DIR) + "/train_densepose " + args + " >" +
+                          (dir / "stdout.txt").string() + " 2>" + (dir / "stderr.txt").string();
+  const int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+TEST(TrainDensePoseApp, HelpAndPrintConfigShowTheRecipe) {
+  const fs::path dir = fs::path(ENGINE_TEST_SCRATCH) / "train_densepose_app";
+  fs::create_directories(dir);
+  ASSERT_TRUE(fs::is_regular_file(std::string(ENGINE_APPS_DIR) + "/train_densepose"))
+      << "build the train_densepose target first";
+
+  ASSERT_EQ(run_app(dir, "--help"), 0) << read_text(dir / "stderr.txt");
+  const std::string help = read_text(dir / "stdout.txt");
+  for (const char* s : {"lists/<split>.txt", "segcls/densepose_points/gray", "seginst/pmi_0.1_256",
+                        "convert_densepose", "--psp-width", "--head", "--dataset"})
+    EXPECT_NE(help.find(s), std::string::npos) << "--help lacks " << s;
+
+  ASSERT_EQ(run_app(dir, "--print-config"), 0) << read_text(dir / "stderr.txt");
+  const std::string cfg = read_text(dir / "stdout.txt");
+  for (const char* s : {"\"dataset\": \"densepose\"", "\"head\": \"pspnet\"",
+                        "\"embedding_dim\": 32", "\"iterations\": 45000", "\"crop\": 512",
+                        "\"preset\": \"densepose_point\"", "\"supervision\": \"point\""})
+    EXPECT_NE(cfg.find(s), std::string::npos) << "--print-config lacks " << s << ":\n" << cfg;
+  const std::string loss = read_text(dir / "stderr.txt");
+  EXPECT_NE(loss.find("\"memory_batches\": 0"), std::string::npos) << loss;
+  EXPECT_NE(loss.find("\"kmeans_grid\": 12"), std::string::npos) << loss;
+  // The printed JSON is a config file as it stands.
+  apps::TrainConfig parsed;
+  apps::apply_json(parsed, cfg, "--print-config output");
+  EXPECT_EQ(parsed.head, "pspnet");
+
+  ASSERT_EQ(run_app(dir, "--iterations 100 --head deeplab --embedding-dim 16 --print-config"), 0);
+  const std::string over = read_text(dir / "stdout.txt");
+  EXPECT_NE(over.find("\"iterations\": 100"), std::string::npos) << over;
+  EXPECT_NE(over.find("\"head\": \"deeplab\""), std::string::npos) << over;
+  EXPECT_NE(over.find("\"embedding_dim\": 16"), std::string::npos) << over;
+}
+
+}  // namespace
