@@ -7,6 +7,7 @@
 #include <sstream>
 #include <variant>
 
+#include "engine/device.h"
 #include "engine/error.h"
 #include "spml/loss_config.h"
 
@@ -70,7 +71,8 @@ std::vector<Field> fields(TrainConfig& c) {
       {"seed", &c.seed, "seed of data order, augmentation and initialization"},
       {"loader_threads", &c.loader_threads, "data loading threads"},
       {"threads", &c.threads, "compute threads (0 = all cores)"},
-      {"device", &c.device, "cpu (cuda: not available for training yet)"},
+      {"device", &c.device,
+       "cpu, cuda or cuda:N (the backbone, K-Means, prototypes and the loss on the GPU)"},
       {"run_dir", &c.run_dir, "run folder (config, metrics, checkpoints)"},
       {"resume", &c.resume, "continue the run in this folder from its latest checkpoint"},
       {"checkpoint_every", &c.checkpoint_every, "steps between checkpoints"},
@@ -284,10 +286,7 @@ void validate(const TrainConfig& c) {
                "train config: stem must be deep or torchvision, got '{}'", c.stem);
   ENGINE_CHECK(c.output_stride == 8 || c.output_stride == 16 || c.output_stride == 32,
                "train config: output_stride must be 8, 16 or 32, got {}", c.output_stride);
-  ENGINE_CHECK(c.device == "cpu",
-               "train config: device '{}' is not supported for training: the fused SPML loss and "
-               "module device placement run on the CPU only in this version",
-               c.device);
+  engine::Device::parse(c.device);  // throws naming the accepted spellings
   ENGINE_CHECK(c.checkpoint_every > 0 && c.keep_checkpoints > 0,
                "train config: checkpoint_every and keep_checkpoints must be > 0");
   ENGINE_CHECK(c.loader_threads >= 1, "train config: loader_threads must be >= 1");

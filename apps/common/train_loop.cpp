@@ -22,7 +22,11 @@
 #include "data/overseg.h"
 #include "data/transforms.h"
 #include "data/voc.h"
+#include "engine/device.h"
 #include "engine/error.h"
+#if ENGINE_WITH_CUDA
+#include "engine/kernels/runtime.h"
+#endif
 #include "engine/log.h"
 #include "engine/optim/lr_schedule.h"
 #include "engine/optim/sgd.h"
@@ -132,6 +136,36 @@ ResumeState read_state_json(const std::string& path) {
   return r;
 }
 
+#if ENGINE_WITH_CUDA
+constexpr bool kBuiltWithCuda = true;
+#else
+constexpr bool kBuiltWithCuda = false;
+#endif
+
+engine::Device training_device(const std::string& name) {
+  const engine::Device device = engine::Device::parse(name);
+  ENGINE_CHECK(device.is_cpu() || device.index < engine::cuda_device_count(),
+               "train: --device {} asked for, but {} CUDA device(s) are visible{}", name,
+               engine::cuda_device_count(),
+               kBuiltWithCuda ? "" : " (this build has no CUDA: configure with -DENGINE_CUDA=ON)");
+  return device;
+}
+
+// The caching allocator's bytes in use now and at peak since the last step's reset, as extra
+// metrics.jsonl fields; empty on the CPU.
+std::string gpu_memory_fields([[maybe_unused]] engine::Device device) {
+#if ENGINE_WITH_CUDA
+  if (device.is_cuda()) {
+    const auto s = engine::cuda::allocator_stats(device.index);
+    engine::cuda::reset_peak(device.index);
+    return ", \"gpu_bytes_in_use\": " + std::to_string(s.in_use) +
+           ", \"gpu_peak_bytes\": " + std::to_string(s.peak) +
+           ", \"gpu_reserved_bytes\": " + std::to_string(s.reserved);
+  }
+#endif
+  return {};
+}
+
 }  // namespace
 
 TrainOutcome train_spml(const TrainConfig& given) {
@@ -149,6 +183,7 @@ TrainOutcome train_spml(const TrainConfig& given) {
     run_dir = c.resume;
   }
   validate(c);
+  const engine::Device device = training_device(c.device);
   if (c.threads > 0) omp_set_num_threads(int(c.threads));
 
   RunFolder folder(run_dir);
@@ -179,6 +214,9 @@ TrainOutcome train_spml(const TrainConfig& given) {
     auto report = models::load_weights(*model, c.init, lo);
     engine::log::info("init weights {}: {}", c.init, report.summary());
   }
+  // Before the optimizer and any resume: later loads copy into the device storage in place.
+  model->to(device);
+  classifier.to(device);
 
   models::SpmlParamGroupsOptions po;
   po.weight_decay = c.weight_decay;
@@ -235,7 +273,7 @@ TrainOutcome train_spml(const TrainConfig& given) {
       if (name.rfind("memory.", 0) == 0) memory.emplace(name, t);
     }
     sgd.load_state(optim);
-    objective.memory().load_state(memory);
+    objective.memory().load_state(memory, device);
     classifier.dropout().generator().set_state(resume.dropout_seed, resume.dropout_offset);
     loader = std::make_unique<data::Loader>(dataset, lc, resume.loader);
   } else {
@@ -279,7 +317,8 @@ TrainOutcome train_spml(const TrainConfig& given) {
     const double lr = schedule(it);
     sgd.set_lr(lr);
 
-    Tensor images = data::normalize_images(batch->images);
+    // Labels, valid masks and regions stay on the CPU: segments are formed there.
+    Tensor images = data::normalize_images(batch->images).to(device);
     spml::ObjectiveInputs in;
     in.labels = batch->labels;
     in.valid = batch->valid;
@@ -322,7 +361,7 @@ TrainOutcome train_spml(const TrainConfig& given) {
          << ", \"lr\": " << fmt_double(s.lr) << ", \"images_per_s\": " << fmt_double(s.images_per_s)
          << ", \"segments\": " << s.segments << ", \"memory_segments\": " << s.memory_segments
          << ", \"cpu_rss_bytes\": " << mem.rss << ", \"cpu_peak_rss_bytes\": " << mem.peak_rss
-         << "}";
+         << gpu_memory_fields(device) << "}";
     folder.append_metrics(line.str());
     outcome.steps_done = s.step;
     ++run_steps;

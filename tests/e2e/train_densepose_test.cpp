@@ -4,6 +4,7 @@
 // train_densepose binary's --help and --print-config.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -40,7 +41,9 @@ struct PartBox {
 
 const std::string& dataset_root() {
   static const std::string root = [] {
-    const std::string r = std::string(ENGINE_TEST_SCRATCH) + "/train_densepose_e2e/data";
+    // One folder per process: ctest -j runs this file's tests in parallel processes.
+    const std::string r =
+        std::string(ENGINE_TEST_SCRATCH) + "/train_densepose_e2e/data-" + std::to_string(getpid());
     fs::remove_all(r);
     for (const char* d : {"images", "segcls/densepose/gray", "segcls/densepose_points/gray",
                           "seginst/pmi_0.1_256", "lists"})

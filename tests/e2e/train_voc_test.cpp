@@ -2,6 +2,7 @@
 // CPU: an interrupted + resumed run reproduces the uninterrupted run's per-step losses bit for
 // bit.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -10,6 +11,8 @@
 #include "apps/common/run_folder.h"
 #include "apps/common/train_loop.h"
 #include "data/synthetic.h"
+#include "engine/device.h"
+#include "engine/error.h"
 
 namespace {
 
@@ -19,9 +22,12 @@ const std::string& dataset_root() {
   static const std::string root = [] {
     std::string r = std::string(ENGINE_TEST_SCRATCH) + "/train_voc_e2e/data";
     if (!fs::exists(r + "/ImageSets/Segmentation/train.txt")) {
-      fs::create_directories(r);
+      // Written aside and renamed into place: ctest -j runs these tests in parallel processes.
+      const std::string tmp = r + ".tmp-" + std::to_string(getpid());
+      fs::remove_all(tmp);
+      fs::create_directories(tmp);
       data::SyntheticDatasetSpec spec;
-      spec.root = r;
+      spec.root = tmp;
       spec.seed = 7;
       spec.num_train = 24;
       spec.num_val = 4;
@@ -30,6 +36,9 @@ const std::string& dataset_root() {
       spec.config.num_classes = 3;
       spec.config.overseg.min_size = 10;
       data::write_synthetic_dataset(spec, 2, false);
+      std::error_code ec;
+      fs::rename(tmp, r, ec);  // fails when another process got there first: use its copy
+      if (ec) fs::remove_all(tmp);
     }
     return r;
   }();
@@ -84,6 +93,23 @@ TEST(TrainVocE2E, ResumeReproducesLossesExactly) {
     EXPECT_EQ(r.total, a.log[i].total) << "step " << i + 1;
     EXPECT_EQ(r.lr, a.log[i].lr) << "step " << i + 1;
   }
+}
+
+TEST(TrainVocE2E, MissingDeviceStopsBeforeWritingTheRun) {
+  apps::TrainConfig c = tiny_config("no_device");
+  c.iterations = 2;
+  c.device = "cuda:" + std::to_string(engine::cuda_device_count());
+  try {
+    apps::train_spml(c);
+    FAIL() << "expected an error";
+  } catch (const engine::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(c.device), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("CUDA device(s) are visible"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(fs::exists(c.run_dir));
+  c.device = "gpu";
+  EXPECT_THROW(apps::train_spml(c), engine::Error);
 }
 
 }  // namespace
