@@ -108,6 +108,9 @@ int main(int argc, char** argv) {
       "  msc-crf      msc plus the CRF (tags)\n"
       "  knn          segment retrieval: 12x12 k-means on the image's embedding, each\n"
       "               cluster takes the majority class of its 20 nearest memory prototypes\n"
+      "  knn-msc      knn on each --scales view (and flip): each view's cluster classes as\n"
+      "               one-hot maps at the image's size, averaged, argmax\n"
+      "  knn-msc-crf  knn-msc plus the CRF on the averaged votes\n"
       "The knn memory is either a file written earlier (--memory, e.g. OUT/memory.safetensors\n"
       "from a previous run) or built here from training images and their pseudo-labels or weak\n"
       "labels (--memory-list, --memory-labels). Building it from ground truth leaks full\n"
@@ -127,9 +130,11 @@ int main(int argc, char** argv) {
   app.add_option("--split", split, "List under ROOT/ImageSets/Segmentation (without .txt)");
   app.add_option("--image-dir", image_dir, "Image folder under ROOT")->capture_default_str();
   app.add_option("--out", out_dir, "Output folder (created if missing)")->required();
-  app.add_option("--mode", mode_name, "softmax, softmax-crf, msc, msc-crf or knn")
+  app.add_option("--mode", mode_name,
+                 "softmax, softmax-crf, msc, msc-crf, knn, knn-msc or knn-msc-crf")
       ->capture_default_str()
-      ->check(CLI::IsMember({"softmax", "softmax-crf", "msc", "msc-crf", "knn"}));
+      ->check(CLI::IsMember(
+          {"softmax", "softmax-crf", "msc", "msc-crf", "knn", "knn-msc", "knn-msc-crf"}));
   app.add_option("--scales", scales, "msc modes: scales of the original size")
       ->capture_default_str();
   app.add_flag("--no-flip", no_flip, "msc modes: no flipped views");
@@ -189,15 +194,16 @@ int main(int argc, char** argv) {
     opt.crf.iterations = crf_iterations;
     opt.kmeans.grid = grid;
     opt.knn.k = knn_k;
-    const bool knn = opt.mode == apps::PredictMode::knn;
+    const bool knn = apps::uses_memory(opt.mode);
     const bool building_memory = !memory_list.empty() || !memory_labels.empty() || memory_from_gt;
     if (knn) {
       ENGINE_CHECK(memory_file.empty() != !building_memory,
-                   "--mode knn needs a memory: either --memory FILE or --memory-list LIST with "
-                   "--memory-labels DIR (or --memory-from-gt), not both");
+                   "--mode {} needs a memory: either --memory FILE or --memory-list LIST with "
+                   "--memory-labels DIR (or --memory-from-gt), not both",
+                   mode_name);
     } else {
       ENGINE_CHECK(memory_file.empty() && !building_memory,
-                   "--memory* flags are for --mode knn (the mode is {})", mode_name);
+                   "--memory* flags are for the knn modes (the mode is {})", mode_name);
     }
 
     // --- inputs ---

@@ -8,6 +8,7 @@
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/io/safetensors.h"
+#include "engine/ops/factory.h"
 #include "engine/ops/resize.h"
 #include "spml/side_features.h"
 
@@ -53,8 +54,12 @@ PredictMode parse_predict_mode(const std::string& name) {
   if (n == "msc") return PredictMode::msc;
   if (n == "msc-crf") return PredictMode::msc_crf;
   if (n == "knn") return PredictMode::knn;
-  ENGINE_THROW("unknown prediction mode '{}': expected softmax, softmax-crf, msc, msc-crf or knn",
-               name);
+  if (n == "knn-msc") return PredictMode::knn_msc;
+  if (n == "knn-msc-crf") return PredictMode::knn_msc_crf;
+  ENGINE_THROW(
+      "unknown prediction mode '{}': expected softmax, softmax-crf, msc, msc-crf, knn, knn-msc or "
+      "knn-msc-crf",
+      name);
 }
 
 std::string predict_mode_name(PredictMode mode) {
@@ -69,12 +74,22 @@ std::string predict_mode_name(PredictMode mode) {
       return "msc-crf";
     case PredictMode::knn:
       return "knn";
+    case PredictMode::knn_msc:
+      return "knn-msc";
+    case PredictMode::knn_msc_crf:
+      return "knn-msc-crf";
   }
   return "?";
 }
 
 bool uses_crf(PredictMode mode) {
-  return mode == PredictMode::softmax_crf || mode == PredictMode::msc_crf;
+  return mode == PredictMode::softmax_crf || mode == PredictMode::msc_crf ||
+         mode == PredictMode::knn_msc_crf;
+}
+
+bool uses_memory(PredictMode mode) {
+  return mode == PredictMode::knn || mode == PredictMode::knn_msc ||
+         mode == PredictMode::knn_msc_crf;
 }
 
 std::vector<View> make_views(const std::vector<double>& scales, bool with_flip) {
@@ -230,6 +245,64 @@ spml::PrototypeMemory memory_from_image(Stage1& net, const Tensor& rgb, const Te
   return memory_from_embedding(e, lab, net.num_classes, options.kmeans, labelled_only);
 }
 
+namespace {
+
+// Adds b into a (same shape, f32).
+void accumulate(Tensor& sum, const Tensor& b) {
+  if (!sum.defined()) {
+    sum = b.clone();
+    return;
+  }
+  float* a = sum.data<float>();
+  const float* x = b.data<float>();
+  const int64_t n = sum.numel();
+  for (int64_t i = 0; i < n; ++i) a[i] += x[i];
+}
+
+void scale_in_place(Tensor& t, float s) {
+  float* a = t.data<float>();
+  const int64_t n = t.numel();
+  for (int64_t i = 0; i < n; ++i) a[i] *= s;
+}
+
+// One knn view's label map u8 [H, W] (255 = no vote) -> one-hot f32 [H, W, C], zero rows for 255.
+Tensor one_hot_votes(const Tensor& labels, int num_classes) {
+  const int64_t n = labels.numel();
+  Tensor out = engine::zeros({labels.size(0), labels.size(1), int64_t(num_classes)}, DType::f32);
+  const uint8_t* l = labels.data<uint8_t>();
+  float* o = out.data<float>();
+  for (int64_t i = 0; i < n; ++i)
+    if (l[i] < num_classes) o[i * num_classes + l[i]] = 1.f;
+  return out;
+}
+
+// knn_msc: the views' one-hot cluster labels at H×W averaged; argmax, 255 where no view voted.
+Prediction knn_multi_scale(Stage1& net, const Tensor& rgb, const PredictOptions& o,
+                           const spml::PrototypeMemory& memory, int64_t window) {
+  ENGINE_CHECK(!o.views.empty(), "predict: the multi-scale knn mode needs at least one view");
+  const int64_t h = rgb.size(0), w = rgb.size(1);
+  Tensor sum;
+  for (const View& v : o.views) {
+    Prediction q = knn_from_embedding(embed_view(*net.model, rgb, v, window), memory,
+                                      net.num_classes, o.kmeans, o.knn);
+    Tensor labels =
+        engine::resize_nearest_labels(q.labels.unsqueeze(0), h, w).select(0, 0).contiguous();
+    accumulate(sum, one_hot_votes(labels, net.num_classes));
+  }
+  scale_in_place(sum, 1.f / float(o.views.size()));
+  Prediction p;
+  p.probs = sum;
+  p.labels = argmax_u8(sum);
+  const int64_t c = net.num_classes;
+  const float* s = sum.data<float>();
+  uint8_t* l = p.labels.data<uint8_t>();
+  for (int64_t i = 0; i < h * w; ++i)
+    if (*std::max_element(s + i * c, s + (i + 1) * c) == 0.f) l[i] = 255;
+  return p;
+}
+
+}  // namespace
+
 Prediction predict_image(Stage1& net, const Tensor& rgb, const PredictOptions& o,
                          const spml::PrototypeMemory* memory) {
   check_rgb(rgb);
@@ -250,22 +323,19 @@ Prediction predict_image(Stage1& net, const Tensor& rgb, const PredictOptions& o
     case PredictMode::msc_crf: {
       ENGINE_CHECK(!o.views.empty(), "predict: the multi-scale mode needs at least one view");
       Tensor sum;
-      for (const View& v : o.views) {
-        Tensor prob = softmax_last_dim(
-            upsample(logits_view(*net.model, *net.classifier, rgb, v, window), h, w));
-        if (!sum.defined()) {
-          sum = prob;
-        } else {
-          float* a = sum.data<float>();
-          const float* b = prob.data<float>();
-          const int64_t n = sum.numel();
-          for (int64_t i = 0; i < n; ++i) a[i] += b[i];
-        }
-      }
-      const float inv = 1.f / float(o.views.size());
-      float* a = sum.data<float>();
-      for (int64_t i = 0; i < sum.numel(); ++i) a[i] *= inv;
+      for (const View& v : o.views)
+        accumulate(sum, softmax_last_dim(upsample(
+                            logits_view(*net.model, *net.classifier, rgb, v, window), h, w)));
+      scale_in_place(sum, 1.f / float(o.views.size()));
       p.probs = sum;
+      break;
+    }
+    case PredictMode::knn_msc:
+    case PredictMode::knn_msc_crf: {
+      ENGINE_CHECK(memory != nullptr, "predict: the {} mode needs a prototype memory",
+                   predict_mode_name(o.mode));
+      p = knn_multi_scale(net, rgb, o, *memory, window);
+      if (o.mode == PredictMode::knn_msc) return p;
       break;
     }
     case PredictMode::knn: {

@@ -9,7 +9,11 @@
 //   msc_crf      msc, then the CRF, argmax;
 //   knn          kNN segment retrieval (§7): 12×12 spherical k-means on the test embedding, each
 //                cluster's prototype votes with its top-20 memory prototypes by cosine, the
-//                majority class is broadcast to the cluster.
+//                majority class is broadcast to the cluster;
+//   knn_msc      knn on every msc view (the view's scale of the original size, flip undone):
+//                each view's per-cluster majority class as a one-hot map at H×W (nearest),
+//                averaged over the views, argmax (spec §7, "multi-scale variants");
+//   knn_msc_crf  knn_msc, then the CRF on the averaged votes, argmax.
 // Labels come from the argmax of bilinearly upsampled logits/probabilities, not from a nearest
 // upsampling of labels computed at the network's size as the reference's softmax script does:
 // the maps agree away from class boundaries, and boundaries are smoother and better placed.
@@ -31,13 +35,16 @@
 
 namespace apps {
 
-enum class PredictMode { softmax, softmax_crf, msc, msc_crf, knn };
+enum class PredictMode { softmax, softmax_crf, msc, msc_crf, knn, knn_msc, knn_msc_crf };
 
-// "softmax", "softmax-crf", "msc", "msc-crf", "knn" (underscores accepted too); an unknown name
+// "softmax", "softmax-crf", "msc", "msc-crf", "knn", "knn-msc", "knn-msc-crf" (underscores
+// accepted too); an unknown name
 // is an error listing the valid ones.
 PredictMode parse_predict_mode(const std::string& name);
 std::string predict_mode_name(PredictMode mode);
 bool uses_crf(PredictMode mode);
+// knn, knn_msc and knn_msc_crf: the modes that need a prototype memory.
+bool uses_memory(PredictMode mode);
 
 // {0.5, 0.75, 1, 1.25, 1.5} × {no flip, flip}, the reference's multi-scale set (spec §7).
 std::vector<View> default_msc_views();
@@ -52,7 +59,7 @@ struct PredictOptions {
   // Sliding-window size in pixels at the network's input (stride = window, spec §7); < 0 = the
   // run's training crop (Stage1::config.crop); 0 = the whole image in one pass.
   int64_t window = -1;
-  std::vector<View> views = default_msc_views();  // msc, msc_crf
+  std::vector<View> views = default_msc_views();  // msc, msc_crf, knn_msc, knn_msc_crf
   spml::CrfConfig crf;                            // softmax_crf, msc_crf
   // knn: 12×12 clusters and 10 iterations for VOC; DensePose uses grid = 24 (spec §2.2).
   spml::KMeansConfig kmeans{.grid = 12, .iterations = 10};
@@ -61,13 +68,15 @@ struct PredictOptions {
 
 struct Prediction {
   // f32 [H, W, C]: class probabilities (softmax modes: softmax or CRF marginals, rows sum to 1;
-  // knn: each pixel's cluster's top-k vote fractions, all 0 for a cluster that got no vote).
+  // knn: each pixel's cluster's top-k vote fractions, all 0 for a cluster that got no vote;
+  // knn_msc: the fraction of views whose cluster voted for each class; knn_msc_crf: marginals).
   engine::Tensor probs;
-  engine::Tensor labels;  // u8 [H, W]: class ids 0..C-1; 255 only in knn (no vote)
+  // u8 [H, W]: class ids 0..C-1; 255 only in knn (no vote) and knn_msc (no vote in any view)
+  engine::Tensor labels;
 };
 
 // One image, rgb u8 [H, W, 3] (H, W >= 1) -> its prediction at H×W. `memory` is required by the
-// knn mode (and ignored otherwise); its prototypes must have the run's embedding dimension.
+// knn modes (and ignored otherwise); its prototypes must have the run's embedding dimension.
 Prediction predict_image(Stage1& net, const engine::Tensor& rgb, const PredictOptions& options,
                          const spml::PrototypeMemory* memory = nullptr);
 

@@ -87,6 +87,11 @@ TEST(PredictModes, ParsesModeNames) {
   EXPECT_EQ(apps::parse_predict_mode("msc-crf"), apps::PredictMode::msc_crf);
   EXPECT_EQ(apps::parse_predict_mode("softmax_crf"), apps::PredictMode::softmax_crf);
   EXPECT_EQ(apps::predict_mode_name(apps::PredictMode::knn), "knn");
+  EXPECT_EQ(apps::parse_predict_mode("knn_msc_crf"), apps::PredictMode::knn_msc_crf);
+  EXPECT_EQ(apps::predict_mode_name(apps::PredictMode::knn_msc), "knn-msc");
+  EXPECT_TRUE(apps::uses_memory(apps::PredictMode::knn_msc));
+  EXPECT_FALSE(apps::uses_memory(apps::PredictMode::msc_crf));
+  EXPECT_TRUE(apps::uses_crf(apps::PredictMode::knn_msc_crf));
   engine::testing::expect_error([] { apps::parse_predict_mode("crf"); },
                                 "unknown prediction mode 'crf'");
   EXPECT_EQ(apps::default_msc_views().size(), 10u);
@@ -241,6 +246,48 @@ TEST(PredictModes, KnnModeRunsOnTheNetworkAtTheOriginalSize) {
   for (uint8_t v : p.labels.to_vector<uint8_t>()) ASSERT_TRUE(v < kClasses || v == 255);
   engine::testing::expect_error([&] { apps::predict_image(tiny_net(), rgb, o); },
                                 "knn mode needs a prototype memory");
+}
+
+// One unflipped view at scale 1 is the single-scale knn; more views average one-hot votes.
+TEST(PredictModes, KnnMultiScaleAveragesTheViewsVotes) {
+  Tensor rgb = random_rgb(37, 53, 12);
+  Tensor lab = Tensor::empty({37, 53}, DType::u8);
+  for (int64_t i = 0; i < lab.numel(); ++i) lab.data<uint8_t>()[i] = uint8_t((i % 53) * 3 / 53);
+  apps::PredictOptions o;
+  o.mode = apps::PredictMode::knn;
+  o.size = 0;
+  o.kmeans.grid = 4;
+  spml::PrototypeMemory mem = apps::memory_from_image(tiny_net(), rgb, lab, o, false);
+  apps::Prediction single = apps::predict_image(tiny_net(), rgb, o, &mem);
+
+  o.mode = apps::PredictMode::knn_msc;
+  o.views = {apps::View{1.0, false}};
+  apps::Prediction one = apps::predict_image(tiny_net(), rgb, o, &mem);
+  EXPECT_TRUE(one.labels.to_vector<uint8_t>() == single.labels.to_vector<uint8_t>());
+  const auto labels = one.labels.to_vector<uint8_t>();
+  const auto probs = one.probs.to_vector<float>();
+  for (size_t i = 0; i < labels.size(); ++i)
+    for (int k = 0; k < kClasses; ++k)
+      ASSERT_EQ(probs[i * kClasses + size_t(k)], labels[i] == k ? 1.f : 0.f) << i;
+
+  o.views = apps::make_views({0.75, 1.0}, true);
+  apps::Prediction four = apps::predict_image(tiny_net(), rgb, o, &mem);
+  ASSERT_EQ(four.probs.shape(), (engine::Shape{37, 53, kClasses}));
+  const auto p4 = four.probs.to_vector<float>();
+  for (size_t i = 0; i < p4.size(); ++i) {
+    const float quarters = p4[i] * 4.f;
+    ASSERT_EQ(quarters, std::round(quarters)) << i;  // each view adds 0 or 1/4
+  }
+  o.mode = apps::PredictMode::knn_msc_crf;
+  apps::Prediction crf = apps::predict_image(tiny_net(), rgb, o, &mem);
+  const auto pc = crf.probs.to_vector<float>();
+  for (size_t i = 0; i < pc.size(); i += kClasses) {
+    float sum = 0;
+    for (int k = 0; k < kClasses; ++k) sum += pc[i + size_t(k)];
+    ASSERT_NEAR(sum, 1.f, 1e-4f) << i;
+  }
+  engine::testing::expect_error([&] { apps::predict_image(tiny_net(), rgb, o); },
+                                "knn-msc-crf mode needs a prototype memory");
 }
 
 TEST(PredictModes, MemoryFilesRoundTripAndBadFilesNameTheProblem) {
