@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include "apps/common/classifier_config.h"
@@ -237,9 +239,17 @@ TEST(ClassifierLoop, TrainsLoadsBackAndResumesExactly) {
   EXPECT_EQ(tensors_with_prefix(b2.last_checkpoint, "semantic_classifier.", true), file_cls);
 }
 
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
 // DensePose stage 2 end to end on a tiny layout: a 2-step stage-1 run, pseudo-labels from
 // apps::densepose_pseudo_label, a few classifier steps on them (the dataset comes from the
-// stage-1 run), and the classifier run loading back as a 15-class DensePose network.
+// stage-1 run), the classifier run loading back as a 15-class DensePose network, and predict on
+// it.
 TEST(ClassifierLoop, DensePoseRunTrainsOnPseudoLabelsAndLoadsBack) {
   const std::string dir = scratch() + "/densepose";
   fs::remove_all(dir);
@@ -294,6 +304,19 @@ TEST(ClassifierLoop, DensePoseRunTrainsOnPseudoLabelsAndLoadsBack) {
   apps::Stage1 back = apps::load_stage1(c.run_dir);
   EXPECT_EQ(back.num_classes, data::kDensePoseClasses);
   EXPECT_EQ(back.config.dataset, "densepose");
+
+  // predict takes the DensePose layout and defaults (longer side 640) from the run.
+  const std::string pred = dir + "/pred";
+  const std::string cmd = std::string(ENGINE_APPS_DIR) + "/predict --quiet --threads 1 --run " +
+                          c.run_dir + " --root " + root + " --split train --out " + pred + " >" +
+                          dir + "/predict.log 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(dir + "/predict.log");
+  for (const char* id : {"img0", "img1", "img2", "img3"}) {
+    const Tensor p = data::read_label_png(pred + "/" + id + ".png").ids;
+    ASSERT_EQ(p.shape(), (engine::Shape{40, 48}));
+    for (uint8_t v : p.to_vector<uint8_t>()) ASSERT_LT(v, data::kDensePoseClasses);
+  }
+  EXPECT_NE(read_file(pred + "/predict.json").find("\"size\": 640"), std::string::npos);
 
   // A pseudo-label folder missing an image's file is named before training starts.
   fs::remove(dir + "/pseudo/img2.png");
