@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,31 @@ std::string dir_under(const std::string& root, const std::string& dir) {
   return (fs::path(root) / dir).string();
 }
 
+// The images of a DensePose list (spec §10.3, ROOT/lists/<split>.txt, or a list file given as a
+// path): the first path of each "image dense_label point_label" line, relative to ROOT unless
+// absolute; the id is its stem.
+std::vector<Input> densepose_inputs(const std::string& root, const std::string& list_or_split) {
+  const std::string list = fs::is_regular_file(list_or_split)
+                               ? list_or_split
+                               : (fs::path(root) / "lists" / (list_or_split + ".txt")).string();
+  std::ifstream in(list);
+  ENGINE_CHECK(in.good(),
+               "DensePose list '{}' cannot be opened (expected ROOT/lists/<split>.txt as written "
+               "by convert_densepose)",
+               list);
+  std::vector<Input> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string image;
+    if (!(fields >> image) || image[0] == '#') continue;
+    const fs::path p = fs::path(image).is_absolute() ? fs::path(image) : fs::path(root) / image;
+    out.push_back({p.stem().string(), p.string()});
+  }
+  ENGINE_CHECK(!out.empty(), "DensePose list '{}' has no entries", list);
+  return out;
+}
+
 bool same_folder(const std::string& a, const std::string& b) {
   std::error_code ec;
   return fs::exists(a) && fs::exists(b) && fs::equivalent(a, b, ec);
@@ -79,8 +105,8 @@ int main(int argc, char** argv) {
                                 memory_root;
   std::vector<std::string> files;
   std::vector<double> scales{0.5, 0.75, 1.0, 1.25, 1.5};
-  int64_t size = 512, window = -1, step = -1;
-  int grid = 12, knn_k = 20, threads = 0, crf_iterations = 10;
+  int64_t size = -1, window = -1, step = -1;
+  int grid = 0, knn_k = 20, threads = 0, crf_iterations = 10;
   float alpha = 0.5f;
   bool no_flip = false, overlays = false, save_probs = false, memory_from_gt = false,
        labelled_only = false, quiet = false, white_ignore = false;
@@ -116,7 +142,10 @@ int main(int argc, char** argv) {
       "labels (--memory-list, --memory-labels). Building it from ground truth leaks full\n"
       "supervision and needs --memory-from-gt explicitly.\n\n"
       "Images: files on the command line, --images DIR (every .jpg/.jpeg/.png), or --root ROOT\n"
-      "--split S (ROOT/JPEGImages/<id>.jpg for the ids of ROOT/ImageSets/Segmentation/S.txt).\n\n"
+      "--split S (ROOT/JPEGImages/<id>.jpg for the ids of ROOT/ImageSets/Segmentation/S.txt;\n"
+      "for a DensePose run (train_densepose and its classifier), the images named by\n"
+      "ROOT/lists/S.txt). Score DensePose output with\n"
+      "  eval_miou --densepose --root ROOT --list ROOT/lists/S.txt --pred-dir OUT\n\n"
       "Example: predict --run runs/s2 --root data/synthetic --split val --out runs/s2/pred\n"
       "         --mode softmax-crf --overlays",
       "predict"};
@@ -126,8 +155,10 @@ int main(int argc, char** argv) {
   app.add_option("--step", step, "Checkpoint step to load (default: the newest)");
   app.add_option("files", files, "Image files");
   app.add_option("--images", images_dir, "A folder of images");
-  app.add_option("--root", root, "Dataset root in the VOC layout");
-  app.add_option("--split", split, "List under ROOT/ImageSets/Segmentation (without .txt)");
+  app.add_option("--root", root, "Dataset root (VOC layout, or DensePose for a DensePose run)");
+  app.add_option("--split", split,
+                 "List under ROOT/ImageSets/Segmentation (VOC) or ROOT/lists (DensePose), without "
+                 ".txt");
   app.add_option("--image-dir", image_dir, "Image folder under ROOT")->capture_default_str();
   app.add_option("--out", out_dir, "Output folder (created if missing)")->required();
   app.add_option("--mode", mode_name,
@@ -140,8 +171,7 @@ int main(int argc, char** argv) {
   app.add_flag("--no-flip", no_flip, "msc modes: no flipped views");
   app.add_option("--size", size,
                  "softmax, softmax-crf, knn: resize so the longer side is this many pixels (0: "
-                 "as is; 512 for VOC, 640 for DensePose)")
-      ->capture_default_str()
+                 "as is; default 512 for VOC, 640 for a DensePose run)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--window", window,
                  "Sliding-window size in pixels (default: the run's training crop; 0: the whole "
@@ -173,8 +203,8 @@ int main(int argc, char** argv) {
   app.add_flag("--memory-from-gt", memory_from_gt,
                "knn: label the memory with the ground truth MEMORY_ROOT/segcls (leaks full "
                "supervision into a weakly supervised result: diagnostics only)");
-  app.add_option("--kmeans-grid", grid, "knn: K for the KxK k-means grid (12 VOC, 24 DensePose)")
-      ->capture_default_str()
+  app.add_option("--kmeans-grid", grid,
+                 "knn: K for the KxK k-means grid (default 12 for VOC, 24 for a DensePose run)")
       ->check(CLI::Range(1, 256));
   app.add_option("--knn-k", knn_k, "knn: prototypes retrieved per cluster")
       ->capture_default_str()
@@ -186,6 +216,11 @@ int main(int argc, char** argv) {
 
   try {
     if (threads > 0) omp_set_num_threads(threads);
+    apps::Stage1 net = apps::load_stage1(run, step);
+    // Spec §7: longer side 640 and 24x24 clusters for DensePose, 512 and 12x12 for VOC.
+    const bool densepose = net.config.dataset == "densepose";
+    if (size < 0) size = densepose ? 640 : 512;
+    if (grid == 0) grid = densepose ? 24 : 12;
     apps::PredictOptions opt;
     opt.mode = apps::parse_predict_mode(mode_name);
     opt.size = size;
@@ -218,7 +253,10 @@ int main(int argc, char** argv) {
       ENGINE_CHECK(!found.empty(), "no .jpg/.jpeg/.png images in '{}'", images_dir);
       for (const fs::path& p : found) inputs.push_back({p.stem().string(), p.string()});
     }
-    if (!split.empty()) {
+    if (!split.empty() && densepose) {
+      ENGINE_CHECK(!root.empty(), "--split needs --root");
+      for (Input& in : densepose_inputs(root, split)) inputs.push_back(std::move(in));
+    } else if (!split.empty()) {
       ENGINE_CHECK(!root.empty(), "--split needs --root");
       const std::string list = list_path(root, split);
       for (const data::ListEntry& e : data::read_list_file(list))
@@ -228,8 +266,6 @@ int main(int argc, char** argv) {
     for (const Input& in : inputs)
       ENGINE_CHECK(fs::is_regular_file(in.path), "image '{}' does not exist", in.path);
 
-    // --- network ---
-    apps::Stage1 net = apps::load_stage1(run, step);
     if (!quiet)
       std::fprintf(stderr, "predict: %s step %lld, %d classes, D = %lld, mode %s\n", run.c_str(),
                    (long long)net.step, net.num_classes, (long long)net.config.embedding_dim,
@@ -261,6 +297,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "predict: memory %s: %lld prototypes\n", memory_file.c_str(),
                      (long long)memory.prototypes.size(0));
     } else if (knn) {
+      ENGINE_CHECK(!densepose,
+                   "building a knn memory here reads the VOC layout; for the DensePose run '{}' "
+                   "give --memory FILE",
+                   run);
       const std::string mroot = memory_root.empty() ? root : memory_root;
       ENGINE_CHECK(!memory_list.empty(), "building a knn memory needs --memory-list");
       ENGINE_CHECK(!mroot.empty(),

@@ -140,11 +140,15 @@ ConvertReport convert_densepose(const ConvertOptions& options);
 // The processed layout as a Dataset. label = point labels (training) or the dense map
 // (use_points = false); full_label = the dense map; region from `region_dir`/<stem>.png when
 // region_dir is not empty (spec §10.3: seginst/pmi_0.1_256); tags = parts present in `label`.
+// With `label_dir` set (e.g. apps/pseudo_label's output for stage 2), label comes from
+// label_dir/<stem>.png instead (8-bit raw ids; values >= 15 except 255 become 255), and
+// use_points is ignored.
 class DensePoseDataset : public Dataset {
  public:
-  // Paths in the list are relative to `root` unless absolute. The list is checked at once.
+  // Paths in the list, and label_dir, are relative to `root` unless absolute. The list (and each
+  // entry's label_dir file) is checked at once.
   DensePoseDataset(std::string root, std::string list_path, bool use_points = true,
-                   std::string region_dir = "");
+                   std::string region_dir = "", std::string label_dir = "");
   int64_t size() const override { return int64_t(entries_.size()); }
   Sample get(int64_t index) const override;
   int num_classes() const override { return kDensePoseClasses; }
@@ -152,9 +156,9 @@ class DensePoseDataset : public Dataset {
 
  private:
   struct Entry {
-    std::string id, image, dense, points;
+    std::string id, image, dense, points, label;  // label: label_dir file, or "" without one
   };
-  std::string root_, list_path_, region_dir_;
+  std::string root_, list_path_, region_dir_, label_dir_;
   bool use_points_;
   std::vector<Entry> entries_;
 };

@@ -14,10 +14,11 @@ namespace data {
 namespace fs = std::filesystem;
 
 DensePoseDataset::DensePoseDataset(std::string root, std::string list_path, bool use_points,
-                                   std::string region_dir)
+                                   std::string region_dir, std::string label_dir)
     : root_(std::move(root)),
       list_path_(std::move(list_path)),
       region_dir_(std::move(region_dir)),
+      label_dir_(std::move(label_dir)),
       use_points_(use_points) {
   std::ifstream in(list_path_);
   ENGINE_CHECK(in.good(), "DensePose list '{}' cannot be opened", list_path_);
@@ -43,6 +44,13 @@ DensePoseDataset::DensePoseDataset(std::string root, std::string list_path, bool
     for (const std::string* p : {&e.image, &e.dense, &e.points})
       ENGINE_CHECK(fs::is_regular_file(*p), "DensePose list '{}' line {}: missing file '{}'",
                    list_path_, number, *p);
+    if (!label_dir_.empty()) {
+      e.label = (fs::path(resolve(label_dir_)) / (e.id + ".png")).string();
+      ENGINE_CHECK(fs::is_regular_file(e.label),
+                   "DensePose list '{}' line {}: label folder '{}' has no '{}.png' (expected "
+                   "'{}')",
+                   list_path_, number, label_dir_, e.id, e.label);
+    }
     entries_.push_back(std::move(e));
   }
   ENGINE_CHECK(!entries_.empty(), "DensePose list '{}' has no entries", list_path_);
@@ -63,7 +71,13 @@ Sample DensePoseDataset::get(int64_t index) const {
   };
   s.full_label = read_label_png(e.dense).ids;
   check_size(s.full_label, e.dense);
-  if (use_points_) {
+  if (!e.label.empty()) {
+    s.label = read_label_png(e.label).ids;
+    check_size(s.label, e.label);
+    uint8_t* l = s.label.data<uint8_t>();
+    for (int64_t i = 0; i < h * w; ++i)
+      if (l[i] >= kDensePoseClasses) l[i] = kUnlabeled;
+  } else if (use_points_) {
     s.label = read_label_png(e.points).ids;
     check_size(s.label, e.points);
   } else {
@@ -82,7 +96,10 @@ Sample DensePoseDataset::get(int64_t index) const {
 
 std::string DensePoseDataset::describe() const {
   return fmt::format("densepose {} ({}), {} images", fs::path(list_path_).stem().string(),
-                     use_points_ ? "points" : "dense", entries_.size());
+                     !label_dir_.empty() ? "labels from " + label_dir_
+                     : use_points_       ? std::string("points")
+                                         : std::string("dense"),
+                     entries_.size());
 }
 
 }  // namespace data

@@ -29,8 +29,13 @@ std::vector<Field> fields(ClassifierConfig& c) {
   return {
       {"run", &c.run, "stage-1 run folder (train_voc --run-dir); required"},
       {"run_step", &c.run_step, "stage-1 checkpoint step to start from (-1 = the newest)"},
-      {"data_root", &c.data_root, "dataset root in the VOC layout (default: the stage-1 run's)"},
-      {"split", &c.split, "list ROOT/ImageSets/Segmentation/<split>.txt"},
+      {"dataset", &c.dataset,
+       "data layout: voc or densepose (default: the stage-1 run's; densepose: 15 parts, flips "
+       "swap left and right)"},
+      {"data_root", &c.data_root, "dataset root (default: the stage-1 run's)"},
+      {"split", &c.split,
+       "list ROOT/ImageSets/Segmentation/<split>.txt (voc) or ROOT/lists/<split>.txt "
+       "(densepose)"},
       {"labels", &c.labels,
        "pseudo-label directory (pseudo_label --out): <id>.png label maps; absolute, relative to "
        "ROOT, or else to the working directory; required"},
@@ -192,6 +197,9 @@ void validate(const ClassifierConfig& c) {
                "{}: run (the stage-1 run folder, --run) is required", w);
   ENGINE_CHECK(!c.labels.empty() || !c.resume.empty(),
                "{}: labels (the pseudo-label directory, --labels) is required", w);
+  ENGINE_CHECK(c.dataset.empty() || c.dataset == "voc" || c.dataset == "densepose",
+               "{}: dataset must be voc, densepose or empty (the stage-1 run's), got '{}'", w,
+               c.dataset);
   ENGINE_CHECK(c.iterations > 0, "{}: iterations must be > 0, got {}", w, c.iterations);
   ENGINE_CHECK(c.batch_size > 0, "{}: batch_size must be > 0, got {}", w, c.batch_size);
   ENGINE_CHECK(c.crop >= 16, "{}: crop must be >= 16, got {}", w, c.crop);

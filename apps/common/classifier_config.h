@@ -15,10 +15,14 @@ namespace apps {
 
 struct ClassifierConfig {
   // --- inputs ---
-  std::string run;              // the stage-1 run folder (apps/train_voc's --run-dir); required
-  int64_t run_step = -1;        // its checkpoint to start from; < 0 = the newest
-  std::string data_root;        // VOC-layout root; "" = the stage-1 run's data_root
-  std::string split = "train";  // ROOT/ImageSets/Segmentation/<split>.txt
+  std::string run;        // the stage-1 run folder (apps/train_voc's --run-dir); required
+  int64_t run_step = -1;  // its checkpoint to start from; < 0 = the newest
+  // Layout of the data root: "voc" (ROOT/ImageSets/Segmentation/<split>.txt) or "densepose"
+  // (ROOT/lists/<split>.txt, spec §10.3; 15 classes, flips swap left and right parts);
+  // "" = the stage-1 run's.
+  std::string dataset;
+  std::string data_root;        // the layout's root; "" = the stage-1 run's data_root
+  std::string split = "train";  // the list (see dataset)
   // Pseudo-label directory (apps/pseudo_label's --out): 8-bit label PNGs <id>.png, raw or
   // palette, values >= C are unlabeled (255). Absolute, or relative to ROOT, or else relative to
   // the working directory; required.

@@ -18,6 +18,7 @@
 #include "apps/common/signals.h"
 #include "apps/common/stage1_model.h"
 #include "data/color_augment.h"
+#include "data/densepose.h"
 #include "data/loader.h"
 #include "data/transforms.h"
 #include "data/voc.h"
@@ -127,6 +128,30 @@ double pixel_accuracy(const Tensor& scores, const Tensor& target) {
   return counted == 0 ? std::nan("") : double(correct) / double(counted);
 }
 
+// The training set: the images of c.split with the pseudo-labels of c.labels (absolute) as the
+// training label. Values >= C become unlabeled (§5.2).
+std::shared_ptr<const data::Dataset> make_classifier_dataset(const ClassifierConfig& c) {
+  const std::string root = fs::canonical(c.data_root).string();
+  if (c.dataset == "densepose") {
+    const std::string list = (fs::path(root) / "lists" / (c.split + ".txt")).string();
+    ENGINE_CHECK(fs::is_regular_file(list),
+                 "train_classifier: DensePose list '{}' not found (expected ROOT/lists/<split>.txt "
+                 "as written by convert_densepose)",
+                 list);
+    return std::make_shared<const data::DensePoseDataset>(root, list, true, "", c.labels);
+  }
+  // The VOC dataset reads a weak label directory relative to ROOT: express the (absolute)
+  // pseudo-label directory that way. Both are canonical, so ".." steps resolve as written.
+  data::VocConfig vc;
+  vc.root = root;
+  vc.split = c.split;
+  vc.supervision = data::Supervision::scribble;  // "read label_dir as the training label"
+  vc.label_dir = fs::relative(fs::canonical(c.labels), root).string();
+  vc.map_unlabeled_values = true;  // §5.2: values >= C are ignored
+  vc.region_dir = "";              // the classifier does not use regions
+  return std::make_shared<const data::VocDataset>(vc);
+}
+
 }  // namespace
 
 std::string resolve_label_dir(const std::string& data_root, const std::string& labels) {
@@ -173,6 +198,8 @@ ClassifierOutcome train_classifier(const ClassifierConfig& given) {
     folder->truncate_metrics(resume.step);
     // The classifier run's own checkpoint holds the (frozen) embedding network too.
     net = load_stage1(run_dir, resume.step);
+    // Runs from before the dataset key was stored were VOC runs; network.json says which.
+    if (c.dataset.empty()) c.dataset = net.config.dataset;
   } else {
     ENGINE_CHECK(fs::is_directory(c.run),
                  "train_classifier: stage-1 run folder '{}' does not exist", c.run);
@@ -182,6 +209,7 @@ ClassifierOutcome train_classifier(const ClassifierConfig& given) {
                  run_dir);
     net = load_stage1(c.run, c.run_step);
     if (c.data_root.empty()) c.data_root = net.config.data_root;
+    if (c.dataset.empty()) c.dataset = net.config.dataset;
     ENGINE_CHECK(fs::is_directory(c.data_root),
                  "train_classifier: data root '{}' does not exist (from {})", c.data_root,
                  given.data_root.empty() ? "the stage-1 run's config.json" : "--data-root");
@@ -197,22 +225,12 @@ ClassifierOutcome train_classifier(const ClassifierConfig& given) {
   net.model->eval();
   net.model->set_requires_grad(false);
 
-  // The VOC dataset reads a weak label directory relative to ROOT: express the (absolute)
-  // pseudo-label directory that way. Both are canonical, so ".." steps resolve as written.
-  const std::string root = fs::canonical(c.data_root).string();
-  data::VocConfig vc;
-  vc.root = root;
-  vc.split = c.split;
-  vc.supervision = data::Supervision::scribble;  // "read label_dir as the training label"
-  vc.label_dir = fs::relative(fs::canonical(c.labels), root).string();
-  vc.map_unlabeled_values = true;  // §5.2: values >= C are ignored
-  vc.region_dir = "";              // the classifier does not use regions
-  auto dataset = std::make_shared<const data::VocDataset>(vc);
+  auto dataset = make_classifier_dataset(c);
   const int num_classes = dataset->num_classes();
   ENGINE_CHECK(num_classes == net.num_classes,
                "train_classifier: the dataset '{}' has {} classes but the stage-1 network's "
                "classifier ({}) predicts {}",
-               root, num_classes, net.weights_path, net.num_classes);
+               c.data_root, num_classes, net.weights_path, net.num_classes);
   ENGINE_CHECK(dataset->size() >= c.batch_size, "{}: {} images, fewer than one batch of {}",
                dataset->describe(), dataset->size(), c.batch_size);
 
@@ -241,6 +259,8 @@ ClassifierOutcome train_classifier(const ClassifierConfig& given) {
   aug.scale_min = float(c.scale_min);
   aug.scale_max = float(c.scale_max);
   aug.flip = c.flip;
+  // A flipped person's left parts become right parts (spec §5.1), as in stage 1.
+  if (c.dataset == "densepose") aug.flip_classes = data::densepose_flip_classes();
   lc.augment = aug;
   data::ColorAugmentConfig color;
   color.grayscale_p = c.grayscale_p;

@@ -1,6 +1,7 @@
 #include "apps/common/pseudo_labels.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <string>
 #include <utility>
@@ -11,9 +12,11 @@
 #include "engine/error.h"
 #include "engine/io/safetensors.h"
 #include "engine/ops/elementwise.h"
+#include "engine/ops/factory.h"
 #include "engine/ops/normalize.h"
 #include "engine/ops/resize.h"
 #include "engine/ops/softmax.h"
+#include "spml/segmentation.h"
 
 namespace apps {
 
@@ -209,6 +212,115 @@ Tensor knn_label(const std::vector<Tensor>& view_scores, const std::vector<bool>
   return scores_to_label(spml::normalize_tag_scores(mean, tags, options.tag_floor), image, options);
 }
 
+std::pair<int64_t, int64_t> stride2_size(int64_t height, int64_t width) {
+  ENGINE_CHECK(height >= 1 && width >= 1, "stride2_size: bad image size {}x{}", height, width);
+  return {(height + 1) / 2, (width + 1) / 2};
+}
+
+Tensor nearest_labeled_segment_labels(const Tensor& prototypes, const Tensor& labels) {
+  ENGINE_CHECK(is_cpu_f32(prototypes, 2),
+               "nearest_labeled_segment_labels: prototypes must be CPU f32 [S, D], got {}",
+               prototypes.defined() ? prototypes.desc() : std::string("undefined"));
+  ENGINE_CHECK(labels.defined() && labels.dtype() == DType::i32 && labels.dim() == 1 &&
+                   labels.size(0) == prototypes.size(0),
+               "nearest_labeled_segment_labels: labels must be i32 [S] with S = {}, got {}",
+               prototypes.size(0), labels.defined() ? labels.desc() : std::string("undefined"));
+  const Tensor p = prototypes.contiguous(), l = labels.contiguous();
+  const int64_t s = p.size(0), d = p.size(1);
+  const float* pp = p.data<float>();
+  const int32_t* lp = l.data<int32_t>();
+  std::vector<int64_t> labeled;
+  for (int64_t i = 0; i < s; ++i)
+    if (lp[i] >= 0) labeled.push_back(i);
+  Tensor out = Tensor::empty({s}, DType::i32);
+  int32_t* op = out.data<int32_t>();
+#pragma omp parallel for schedule(static) if (s * int64_t(labeled.size()) * d > 262144)
+  for (int64_t i = 0; i < s; ++i) {
+    if (lp[i] >= 0 || labeled.empty()) {
+      op[i] = lp[i] >= 0 ? lp[i] : -1;
+      continue;
+    }
+    const float* q = pp + i * d;
+    float best = -std::numeric_limits<float>::infinity();
+    int32_t best_label = -1;
+    for (int64_t j : labeled) {
+      const float* r = pp + j * d;
+      float dot = 0.0f;
+      for (int64_t k = 0; k < d; ++k) dot += q[k] * r[k];
+      if (dot > best) {
+        best = dot;
+        best_label = lp[j];
+      }
+    }
+    op[i] = best_label;
+  }
+  return out;
+}
+
+Tensor densepose_segment_labels(const Tensor& embedding, const Tensor& annotation, int num_classes,
+                                const spml::KMeansConfig& kmeans) {
+  ENGINE_CHECK(is_cpu_f32(embedding, 3),
+               "densepose_segment_labels: expected a CPU f32 [h, w, D] embedding, got {}",
+               embedding.defined() ? embedding.desc() : std::string("undefined"));
+  ENGINE_CHECK(annotation.defined() && annotation.dtype() == DType::u8 && annotation.dim() == 2 &&
+                   annotation.size(0) == embedding.size(0) &&
+                   annotation.size(1) == embedding.size(1),
+               "densepose_segment_labels: the annotation must be u8 [h, w] like the embedding "
+               "{}, got {}",
+               embedding.desc(), annotation.defined() ? annotation.desc() : "undefined");
+  engine::autograd::NoGradGuard no_grad;
+  const int64_t h = embedding.size(0), w = embedding.size(1);
+  // No validity mask: every pixel is clustered, 255 included (the reference remaps it to an
+  // extra class for the same purpose); make_segments then splits clusters by annotation value.
+  Tensor clusters = spml::spherical_kmeans(embedding.unsqueeze(0), Tensor(), kmeans);
+  spml::Segments seg = spml::make_segments(clusters, annotation.contiguous().unsqueeze(0), Tensor(),
+                                           {0}, num_classes);
+  // Every pixel is valid, so pixel_segment is in row-major pixel order.
+  Tensor segment_map = seg.pixel_segment.reshape({h, w}).contiguous();
+  Tensor protos = spml::cluster_prototypes(embedding, segment_map, seg.num_segments());
+  Tensor seg_labels = nearest_labeled_segment_labels(protos, seg.label);
+  Tensor out = Tensor::empty({h, w}, DType::i32);
+  const int32_t* sm = segment_map.data<int32_t>();
+  const int32_t* sl = seg_labels.data<int32_t>();
+  int32_t* op = out.data<int32_t>();
+  for (int64_t i = 0; i < h * w; ++i) op[i] = sl[sm[i]];
+  return out;
+}
+
+Tensor one_hot_seeds(const Tensor& labels, int num_classes, int64_t h, int64_t w,
+                     const std::vector<bool>& present) {
+  ENGINE_CHECK(labels.defined() && labels.dtype() == DType::i32 && labels.dim() == 2,
+               "one_hot_seeds: labels must be i32 [h, w], got {}",
+               labels.defined() ? labels.desc() : std::string("undefined"));
+  ENGINE_CHECK(num_classes >= 1, "one_hot_seeds: num_classes {} < 1", num_classes);
+  engine::autograd::NoGradGuard no_grad;
+  const Tensor l = labels.contiguous();
+  const int64_t n = l.numel();
+  Tensor hot = engine::zeros({l.size(0), l.size(1), int64_t(num_classes)});
+  const int32_t* lp = l.data<int32_t>();
+  float* hp = hot.data<float>();
+  for (int64_t i = 0; i < n; ++i)
+    if (lp[i] >= 0 && lp[i] < num_classes) hp[i * num_classes + lp[i]] = 1.0f;
+  return spml::normalize_seed_scores(resize_hwc(hot, h, w), present);
+}
+
+Tensor restore_unlabeled(const Tensor& label, const Tensor& annotation) {
+  ENGINE_CHECK(label.defined() && label.dtype() == DType::u8 && label.dim() == 2 &&
+                   annotation.defined() && annotation.dtype() == DType::u8 &&
+                   annotation.shape() == label.shape(),
+               "restore_unlabeled: label and annotation must be u8 [H, W] of one shape, got {} "
+               "and {}",
+               label.defined() ? label.desc() : std::string("undefined"),
+               annotation.defined() ? annotation.desc() : std::string("undefined"));
+  Tensor out = label.contiguous().clone();
+  const Tensor a = annotation.contiguous();
+  const uint8_t* ap = a.data<uint8_t>();
+  uint8_t* op = out.data<uint8_t>();
+  for (int64_t i = 0; i < out.numel(); ++i)
+    if (ap[i] == 255) op[i] = 255;
+  return out;
+}
+
 void save_knn_memory(const std::string& path, const spml::PrototypeMemory& memory,
                      int64_t num_images) {
   engine::io::save_safetensors(
@@ -266,6 +378,29 @@ Tensor random_walk_pseudo_label(Stage1& net, const Tensor& image, const std::vec
     seeds = softmax_seeds(joint_logits_views(net, image, options), h, w, present);
   }
   return random_walk_label(walk_views(net, image, options), seeds, image, options);
+}
+
+Tensor densepose_pseudo_label(Stage1& net, const Tensor& image, const Tensor& annotation,
+                              const PseudoLabelOptions& options) {
+  check_image(image, "densepose_pseudo_label");
+  ENGINE_CHECK(annotation.defined() && annotation.dim() == 2 &&
+                   annotation.size(0) == image.size(0) && annotation.size(1) == image.size(1),
+               "densepose_pseudo_label: the annotation must be [H, W] like the image {}, got {}",
+               image.desc(), annotation.defined() ? annotation.desc() : "undefined");
+  const int64_t H = image.size(0), W = image.size(1);
+  auto [h, w] = walk_size(H, W);
+  auto [h2, w2] = stride2_size(H, W);
+  const Tensor plain = embed_view(*net.model, image, {1.0, false}, options.window);
+  const Tensor flipped = embed_view(*net.model, image, {1.0, true}, options.window);
+  const Tensor ann2 =
+      engine::resize_nearest_labels(annotation.unsqueeze(0), h2, w2).select(0, 0).contiguous();
+  const Tensor segment_labels = densepose_segment_labels(walk_embedding(plain, h2, w2), ann2,
+                                                         net.num_classes, options.densepose_kmeans);
+  const std::vector<bool> present = present_classes(annotation, 0, net.num_classes, false);
+  const Tensor seeds = one_hot_seeds(segment_labels, net.num_classes, h, w, present);
+  const Tensor label = random_walk_label(
+      {walk_embedding(plain, h, w), walk_embedding(flipped, h, w)}, seeds, image, options);
+  return options.restore_unlabeled ? restore_unlabeled(label, annotation) : label;
 }
 
 spml::PrototypeMemory image_knn_memory(Stage1& net, const Tensor& image, const Tensor& pseudo_label,

@@ -39,6 +39,11 @@ struct PseudoLabelOptions {
   float tag_floor = 0.15f;
   std::vector<double> memory_scales{0.5, 1.0, 1.5};      // §6.2 step 1.1, no flip
   std::vector<double> query_scales{0.5, 1.0, 1.5, 2.0};  // §6.2 step 2.1, × {no flip, flip}
+  // DensePose (§6.1 "DensePose point"): k-means on the stride-2 embedding with a 24×24 grid and
+  // 10 iterations; afterwards the pixels unlabeled (255) in the annotation are set back to 255
+  // when restore_unlabeled (the reference's step 6).
+  spml::KMeansConfig densepose_kmeans{.grid = 24, .iterations = 10};
+  bool restore_unlabeled = true;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -112,6 +117,37 @@ void save_knn_memory(const std::string& path, const spml::PrototypeMemory& memor
                      int64_t num_images);
 spml::PrototypeMemory load_knn_memory(const std::string& path);
 
+// --- DensePose points (§6.1 "DensePose point") ---
+
+// The stride-2 size of an H×W image: ⌈H/2⌉ × ⌈W/2⌉.
+std::pair<int64_t, int64_t> stride2_size(int64_t height, int64_t width);
+
+// Step 4. prototypes f32 [S, D] (unit or zero rows), labels i32 [S] (a class id >= 0, or < 0 =
+// unlabeled, e.g. spml::kUnlabeledSegment) -> i32 [S]: a labeled segment keeps its label; an
+// unlabeled one takes the label of the labeled segment with the highest cosine (top-1, no
+// threshold, ties to the lower index). With no labeled segment every label stays -1.
+engine::Tensor nearest_labeled_segment_labels(const engine::Tensor& prototypes,
+                                              const engine::Tensor& labels);
+
+// Steps 2–4. embedding f32 [h, w, D] (unit rows, the stride-2 embedding), annotation u8 [h, w]
+// (values >= num_classes, 255 included, = unlabeled) -> i32 [h, w]: every pixel is clustered
+// (spherical k-means, `kmeans`), clusters are split by annotation value into segments
+// (spml::make_segments), and each pixel gets its segment's nearest_labeled_segment_labels
+// label (-1 when the image has no labeled pixel).
+engine::Tensor densepose_segment_labels(const engine::Tensor& embedding,
+                                        const engine::Tensor& annotation, int num_classes,
+                                        const spml::KMeansConfig& kmeans);
+
+// Step 5 up to the walk. labels i32 [h2, w2] (class ids, -1 = none) -> one-hot f32 [h2, w2, C],
+// bilinearly resized to h × w, then spml::normalize_seed_scores(present) (per-class max
+// normalization, classes not in `present` zeroed) -> f32 [h, w, C].
+engine::Tensor one_hot_seeds(const engine::Tensor& labels, int num_classes, int64_t h, int64_t w,
+                             const std::vector<bool>& present);
+
+// Step 6. label u8 [H, W], annotation u8 [H, W] -> a copy of `label` that is 255 wherever the
+// annotation is 255.
+engine::Tensor restore_unlabeled(const engine::Tensor& label, const engine::Tensor& annotation);
+
 // ---------------------------------------------------------------------------------------------
 // Network functions (the stage-1 model and joint head in eval mode; no autograd).
 
@@ -131,6 +167,16 @@ engine::Tensor random_walk_pseudo_label(Stage1& net, const engine::Tensor& image
                                         const std::vector<bool>& present,
                                         const engine::Tensor& cams,
                                         const PseudoLabelOptions& options);
+
+// §6.1 "DensePose point" for one image: annotation u8 [H, W] (point labels, 255 = unlabeled).
+// One unflipped and one flipped embed_view at scale 1 give the walk views; the unflipped one,
+// resized to stride2_size and normalized, gives the segments (densepose_segment_labels with
+// options.densepose_kmeans), then one_hot_seeds masked by the classes present in the
+// annotation, random_walk_label and, when options.restore_unlabeled, restore_unlabeled.
+// -> u8 [H, W].
+engine::Tensor densepose_pseudo_label(Stage1& net, const engine::Tensor& image,
+                                      const engine::Tensor& annotation,
+                                      const PseudoLabelOptions& options);
 
 // §6.2 step 1 for one image: embeddings at options.memory_scales (no flip), the pseudo-label
 // (u8 [H, W]) resized to each scale by engine::resize_nearest_labels, view_memory per scale,

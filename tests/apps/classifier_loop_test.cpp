@@ -5,17 +5,24 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include "apps/common/classifier_config.h"
 #include "apps/common/config.h"
+#include "apps/common/pseudo_labels.h"
 #include "apps/common/stage1_model.h"
 #include "apps/common/train_loop.h"
+#include "data/densepose.h"
+#include "data/image_io.h"
 #include "data/synthetic.h"
 #include "engine/io/safetensors.h"
+#include "support/densepose_fixture.h"
 #include "support/expect_error.h"
 
 namespace {
@@ -154,6 +161,9 @@ TEST(ClassifierConfig, ValidationAndJsonErrorsNameTheField) {
   c.dropout = 0.65;
   c.warmup_iters = c.iterations;
   engine::testing::expect_error([&] { apps::validate(c); }, "warmup_iters");
+  c.warmup_iters = 100;
+  c.dataset = "coco";
+  engine::testing::expect_error([&] { apps::validate(c); }, "dataset must be voc, densepose");
   engine::testing::expect_error([&] { apps::apply_json(c, R"({"lr_mult": 3})", "f.json"); },
                                 {"f.json", "unknown classifier setting \"lr_mult\""});
   engine::testing::expect_error([&] { apps::apply_json(c, R"({"crop": "big"})", "f.json"); },
@@ -227,6 +237,91 @@ TEST(ClassifierLoop, TrainsLoadsBackAndResumesExactly) {
     EXPECT_EQ(got.loss, a.log[size_t(i)].loss) << "step " << i + 1;
   }
   EXPECT_EQ(tensors_with_prefix(b2.last_checkpoint, "semantic_classifier.", true), file_cls);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// DensePose stage 2 end to end on a tiny layout: a 2-step stage-1 run, pseudo-labels from
+// apps::densepose_pseudo_label, a few classifier steps on them (the dataset comes from the
+// stage-1 run), the classifier run loading back as a 15-class DensePose network, and predict on
+// it.
+TEST(ClassifierLoop, DensePoseRunTrainsOnPseudoLabelsAndLoadsBack) {
+  const std::string dir = scratch() + "/densepose";
+  fs::remove_all(dir);
+  const std::string root = dir + "/data";
+  engine::testing::write_tiny_densepose(root, 4, 40, 48, 777);
+  apps::TrainConfig s1 = apps::densepose_defaults();
+  s1.data_root = root;
+  s1.blocks = {1, 1, 1, 1};
+  s1.width = 4;
+  s1.psp_width = 8;
+  s1.embedding_dim = 8;
+  s1.crop = 32;
+  s1.batch_size = 2;
+  s1.iterations = 2;
+  s1.warmup_iters = 0;
+  s1.loader_threads = 1;
+  s1.threads = 1;
+  s1.progress = false;
+  s1.run_dir = dir + "/stage1";
+  apps::train_spml(s1);
+
+  apps::Stage1 net = apps::load_stage1(s1.run_dir);
+  ASSERT_EQ(net.num_classes, data::kDensePoseClasses);
+  data::DensePoseDataset ds(root, root + "/lists/train.txt");
+  fs::create_directories(dir + "/pseudo");
+  apps::PseudoLabelOptions opt;
+  opt.window = 0;
+  for (int64_t i = 0; i < ds.size(); ++i) {
+    const data::Sample s = ds.get(i);
+    const Tensor label = apps::densepose_pseudo_label(net, s.image, s.label, opt);
+    data::write_gray_png(dir + "/pseudo/" + s.id + ".png", label);
+  }
+
+  apps::ClassifierConfig c;
+  c.run = s1.run_dir;
+  c.labels = dir + "/pseudo";
+  c.crop = 32;
+  c.batch_size = 2;
+  c.iterations = 3;
+  c.warmup_iters = 0;
+  c.lr = 0.01;
+  c.loader_threads = 1;
+  c.threads = 1;
+  c.progress = false;
+  c.run_dir = dir + "/stage2";
+  const apps::ClassifierOutcome out = apps::train_classifier(c);
+  ASSERT_EQ(out.steps_done, 3);
+  for (const apps::ClassifierStepLog& s : out.log) EXPECT_TRUE(std::isfinite(s.loss)) << s.step;
+  apps::ClassifierConfig stored;
+  apps::apply_json_file(stored, c.run_dir + "/config.json");
+  EXPECT_EQ(stored.dataset, "densepose");
+  apps::Stage1 back = apps::load_stage1(c.run_dir);
+  EXPECT_EQ(back.num_classes, data::kDensePoseClasses);
+  EXPECT_EQ(back.config.dataset, "densepose");
+
+  // predict takes the DensePose layout and defaults (longer side 640) from the run.
+  const std::string pred = dir + "/pred";
+  const std::string cmd = std::string(ENGINE_APPS_DIR) + "/predict --quiet --threads 1 --run " +
+                          c.run_dir + " --root " + root + " --split train --out " + pred + " >" +
+                          dir + "/predict.log 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(dir + "/predict.log");
+  for (const char* id : {"img0", "img1", "img2", "img3"}) {
+    const Tensor p = data::read_label_png(pred + "/" + id + ".png").ids;
+    ASSERT_EQ(p.shape(), (engine::Shape{40, 48}));
+    for (uint8_t v : p.to_vector<uint8_t>()) ASSERT_LT(v, data::kDensePoseClasses);
+  }
+  EXPECT_NE(read_file(pred + "/predict.json").find("\"size\": 640"), std::string::npos);
+
+  // A pseudo-label folder missing an image's file is named before training starts.
+  fs::remove(dir + "/pseudo/img2.png");
+  c.run_dir = dir + "/stage2_missing";
+  engine::testing::expect_error([&] { apps::train_classifier(c); }, "has no 'img2.png'");
 }
 
 }  // namespace

@@ -16,12 +16,16 @@
 
 #include "apps/common/config.h"
 #include "apps/common/run_folder.h"
+#include "apps/common/stage1_model.h"
+#include "apps/common/train_loop.h"
 #include "data/image_io.h"
 #include "data/npy.h"
 #include "data/synthetic.h"
 #include "engine/io/safetensors.h"
 #include "engine/ops/factory.h"
 #include "engine/random.h"
+#include "spml/segments.h"
+#include "support/densepose_fixture.h"
 #include "support/expect_error.h"
 
 namespace {
@@ -240,6 +244,64 @@ TEST(PseudoLabels, KnnMemoryFileRoundTripAndErrors) {
   engine::testing::expect_error([&] { apps::load_knn_memory(bad); }, "labels");
 }
 
+// ---------------------------------------------------------------------------------------------
+// DensePose points (§6.1 "DensePose point").
+
+TEST(PseudoLabels, NearestLabeledSegmentTakesTheMostSimilarLabel) {
+  // Segments 0 and 1 are labeled (2 and 5); 2 leans towards 0, 3 towards 1; 4 is a zero
+  // prototype, equally far from both: the tie goes to the lower index (segment 0).
+  const Tensor protos =
+      Tensor::from_vector<float>({1, 0, 0, 1, 0.8f, 0.6f, 0.1f, 0.995f, 0, 0}, {5, 2});
+  const Tensor labels = Tensor::from_vector<int32_t>({2, 5, spml::kUnlabeledSegment, -1, -1}, {5});
+  EXPECT_EQ(apps::nearest_labeled_segment_labels(protos, labels).to_vector<int32_t>(),
+            (std::vector<int32_t>{2, 5, 2, 5, 2}));
+  // No labeled segment: nothing to copy from.
+  const Tensor none = Tensor::from_vector<int32_t>({-1, -1, -1, -1, -1}, {5});
+  EXPECT_EQ(apps::nearest_labeled_segment_labels(protos, none).to_vector<int32_t>(),
+            (std::vector<int32_t>{-1, -1, -1, -1, -1}));
+  engine::testing::expect_error(
+      [&] { apps::nearest_labeled_segment_labels(protos, Tensor::from_vector<int32_t>({1}, {1})); },
+      "labels must be i32 [S] with S = 5");
+}
+
+TEST(PseudoLabels, DensePoseSegmentsSpreadPointLabelsAndSeed) {
+  EXPECT_EQ(apps::stride2_size(7, 10), (std::pair<int64_t, int64_t>{4, 5}));
+  // Left half along e0, right half along e1; one labeled pixel per half (class 3 left,
+  // background right), the rest 255: every segment takes its own half's label.
+  const int64_t h = 8, w = 8;
+  Tensor ann = Tensor::empty({h, w}, engine::DType::u8);
+  std::fill_n(ann.data<uint8_t>(), h * w, uint8_t(255));
+  ann.data<uint8_t>()[2 * w + 1] = 3;
+  ann.data<uint8_t>()[5 * w + 6] = 0;
+  const Tensor labels =
+      apps::densepose_segment_labels(split_embedding(h, w), ann, 15, {.grid = 2, .iterations = 3});
+  ASSERT_EQ(labels.shape(), (engine::Shape{h, w}));
+  const std::vector<int32_t> l = labels.to_vector<int32_t>();
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x)
+      ASSERT_EQ(l[size_t(y * w + x)], x < w / 2 ? 3 : 0) << y << "," << x;
+
+  // One-hot at 8×8 -> 4×4, max-normalized; class 5 is not present and stays 0 even where set.
+  std::vector<bool> present(15, false);
+  present[0] = present[3] = true;
+  Tensor with5 = labels.clone();
+  with5.data<int32_t>()[0] = 5;
+  const Tensor seeds = apps::one_hot_seeds(with5, 15, 4, 4, present);
+  ASSERT_EQ(seeds.shape(), (engine::Shape{4, 4, 15}));
+  const float* sp = seeds.data<float>();
+  EXPECT_FLOAT_EQ(sp[(1 * 4 + 0) * 15 + 3], 1.0f);
+  EXPECT_FLOAT_EQ(sp[(1 * 4 + 0) * 15 + 0], 0.0f);
+  EXPECT_FLOAT_EQ(sp[(2 * 4 + 3) * 15 + 0], 1.0f);
+  for (int64_t i = 0; i < 16; ++i) EXPECT_EQ(sp[i * 15 + 5], 0.0f);
+
+  // Step 6: 255 in the annotation wins.
+  const Tensor label = Tensor::from_vector<uint8_t>({1, 2, 3, 4}, {2, 2});
+  const Tensor a = Tensor::from_vector<uint8_t>({255, 0, 7, 255}, {2, 2});
+  EXPECT_EQ(apps::restore_unlabeled(label, a).to_vector<uint8_t>(),
+            (std::vector<uint8_t>{255, 2, 3, 255}));
+  engine::testing::expect_error([&] { apps::restore_unlabeled(label, ann); }, "of one shape");
+}
+
 // A Stage1 with a tiny random network: the network path must produce labels of the image's size
 // whose classes all lie in the present set.
 apps::Stage1 tiny_stage1() {
@@ -385,6 +447,66 @@ TEST(PseudoLabelApp, WritesLabelsListAndKnnMemory) {
                              " --run " + run + " --out " + (dir / "cam_out").string()),
             1);
   EXPECT_NE(read_text(dir / "stderr.txt").find("train_000000.npy"), std::string::npos)
+      << read_text(dir / "stderr.txt");
+}
+
+// A tiny DensePose stage-1 run (3 steps), then the built binary's default method for it
+// (densepose-rw): one label per image, classes in 0..14, 255 exactly where the point labels are
+// 255, and --gt-check against the dense maps; --keep-propagated labels every pixel.
+TEST(PseudoLabelApp, DensePoseRunGivesPointRestrictedLabels) {
+  const fs::path dir = fs::path(ENGINE_TEST_SCRATCH) / "pseudo_label_densepose";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string root = (dir / "data").string();
+  engine::testing::write_tiny_densepose(root, 2, 40, 48);
+  apps::TrainConfig c = apps::densepose_defaults();
+  c.data_root = root;
+  c.blocks = {1, 1, 1, 1};
+  c.width = 4;
+  c.psp_width = 8;
+  c.embedding_dim = 8;
+  c.crop = 32;
+  c.batch_size = 2;
+  c.iterations = 3;
+  c.warmup_iters = 0;
+  c.lr = 0.01;
+  c.loader_threads = 1;
+  c.threads = 1;
+  c.progress = false;
+  c.run_dir = (dir / "run").string();
+  apps::train_spml(c);
+
+  const fs::path out = dir / "pseudo";
+  ASSERT_EQ(run_app(dir, "--quiet --gt-check --run " + c.run_dir + " --out " + out.string()), 0)
+      << read_text(dir / "stderr.txt");
+  EXPECT_EQ(read_text(out / "list.txt"), "img0\nimg1\n");
+  const std::string report = read_text(dir / "stdout.txt");
+  EXPECT_NE(report.find("gt-check: 2 images, mIoU"), std::string::npos) << report;
+  EXPECT_NE(report.find("of the pixels labeled; on those: mIoU"), std::string::npos) << report;
+  EXPECT_NE(report.find("Torso"), std::string::npos) << report;
+  for (const char* id : {"img0", "img1"}) {
+    const Tensor label = data::read_label_png((out / (std::string(id) + ".png")).string()).ids;
+    const Tensor points =
+        data::read_label_png(root + "/segcls/densepose_points/gray/" + id + ".png").ids;
+    ASSERT_EQ(label.shape(), (engine::Shape{40, 48}));
+    const std::vector<uint8_t> l = label.to_vector<uint8_t>(), p = points.to_vector<uint8_t>();
+    for (size_t i = 0; i < l.size(); ++i) {
+      ASSERT_EQ(l[i] == 255, p[i] == 255) << id << " pixel " << i;
+      ASSERT_TRUE(l[i] < 15 || l[i] == 255) << int(l[i]);
+    }
+  }
+  ASSERT_EQ(run_app(dir, "--quiet --keep-propagated --no-crf --run " + c.run_dir + " --out " +
+                             (dir / "all").string()),
+            0)
+      << read_text(dir / "stderr.txt");
+  for (uint8_t v :
+       data::read_label_png((dir / "all" / "img1.png").string()).ids.to_vector<uint8_t>())
+    ASSERT_LT(v, 15);
+  // VOC options do not apply to a DensePose run.
+  EXPECT_EQ(
+      run_app(dir, "--quiet --method rw --run " + c.run_dir + " --out " + (dir / "bad").string()),
+      1);
+  EXPECT_NE(read_text(dir / "stderr.txt").find("use densepose-rw"), std::string::npos)
       << read_text(dir / "stderr.txt");
 }
 

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "data/image_io.h"
 #include "support/expect_error.h"
 
 namespace {
@@ -269,6 +270,48 @@ TEST(DensePose, ConverterWritesLabelsAndList) {
   std::vector<uint8_t> points =
       read_gray((dir / "root/segcls/densepose_points/gray/COCO_x_1.png").string(), w, h);
   EXPECT_EQ(points, data::make_densepose_labels(set, 0, {}).points.to_vector<uint8_t>());
+}
+
+// A two-image layout with a pseudo-label folder: label_dir replaces the point labels (values
+// >= 15 other than 255 become 255), the dense map stays the full label, a missing label file
+// is named when the dataset is opened.
+TEST(DensePose, DatasetReadsLabelDir) {
+  fs::path root = fs::path(ENGINE_TEST_SCRATCH) / "densepose_label_dir";
+  fs::remove_all(root);
+  for (const char* d : {"images", "dense", "points", "pseudo"}) fs::create_directories(root / d);
+  std::ofstream list(root / "train.txt");
+  for (const char* id : {"a", "b"}) {
+    engine::Tensor img = engine::Tensor::empty({2, 3, 3}, engine::DType::u8);
+    std::fill_n(img.data<uint8_t>(), img.numel(), uint8_t(100));
+    data::write_png((root / "images" / (std::string(id) + ".png")).string(), img);
+    auto gray = [&](const char* dir, std::vector<uint8_t> v) {
+      data::write_gray_png((root / dir / (std::string(id) + ".png")).string(),
+                           engine::Tensor::from_vector(v, {2, 3}));
+    };
+    gray("dense", {0, 1, 1, 14, 14, 0});
+    gray("points", {0, 255, 1, 255, 14, 255});
+    gray("pseudo", {0, 3, 20, 255, 14, 1});
+    list << "images/" << id << ".png dense/" << id << ".png points/" << id << ".png\n";
+  }
+  list.close();
+  const std::string list_path = (root / "train.txt").string();
+  data::DensePoseDataset points(root.string(), list_path);
+  EXPECT_EQ(points.get(0).label.to_vector<uint8_t>(),
+            (std::vector<uint8_t>{0, 255, 1, 255, 14, 255}));
+  data::DensePoseDataset pseudo(root.string(), list_path, true, "", "pseudo");
+  const data::Sample s = pseudo.get(1);
+  EXPECT_EQ(s.id, "b");
+  EXPECT_EQ(s.label.to_vector<uint8_t>(), (std::vector<uint8_t>{0, 3, 255, 255, 14, 1}));
+  EXPECT_EQ(s.full_label.to_vector<uint8_t>(), (std::vector<uint8_t>{0, 1, 1, 14, 14, 0}));
+  EXPECT_EQ(s.tags, (uint64_t(1) << 1) | (uint64_t(1) << 3) | (uint64_t(1) << 14));
+  EXPECT_NE(pseudo.describe().find("labels from pseudo"), std::string::npos);
+  // An absolute label folder works too.
+  data::DensePoseDataset absolute(root.string(), list_path, true, "", (root / "pseudo").string());
+  EXPECT_EQ(absolute.get(0).label.to_vector<uint8_t>(), s.label.to_vector<uint8_t>());
+  fs::remove(root / "pseudo" / "b.png");
+  engine::testing::expect_error(
+      [&] { data::DensePoseDataset(root.string(), list_path, true, "", "pseudo"); },
+      "has no 'b.png'");
 }
 
 }  // namespace
