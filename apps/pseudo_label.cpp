@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
       memory_file;
   int64_t window = -1, threads = 0, step = -1;
   bool no_crf = false, gt_check = false, skip_existing = false, quiet = false,
-       keep_propagated = false;
+       restore_unlabeled = false;
   CLI::App app{
       "Writes pseudo-labels for classifier training from a finished stage-1 run (train_voc or\n"
       "train_densepose):\n"
@@ -102,9 +102,10 @@ int main(int argc, char** argv) {
       "  densepose-rw  DensePose points (§6.1 \"DensePose point\"; the default for a\n"
       "       train_densepose run): 24x24 k-means on the stride-2 embedding, clusters split by\n"
       "       the point labels, each unlabeled segment takes the label of its most similar\n"
-      "       labeled segment, then the random walk and DenseCRF; pixels that are 255 in the\n"
-      "       point labels are set back to 255 (--keep-propagated: keep the walk's labels\n"
-      "       there). Reads ROOT/lists/<split>.txt of the DensePose layout.\n\n"
+      "       labeled segment, then the random walk and DenseCRF; every pixel is labelled\n"
+      "       (--restore-unlabeled: set the pixels that are 255 in the point labels back to\n"
+      "       255, as the reference does). Reads ROOT/lists/<split>.txt of the DensePose\n"
+      "       layout.\n\n"
       "Example (a quick check on the synthetic data, which has full ground truth):\n"
       "  pseudo_label --run runs/s1 --out runs/s1/pseudo --gt-check",
       "pseudo_label"};
@@ -127,9 +128,9 @@ int main(int argc, char** argv) {
                  "run, else rw)")
       ->check(CLI::IsMember({"rw", "knn", "densepose-rw"}));
   app.add_flag("--no-crf", no_crf, "Skip the DenseCRF: argmax of the walk / kNN scores");
-  app.add_flag("--keep-propagated", keep_propagated,
-               "densepose-rw: keep the propagated labels where the point labels are 255 instead "
-               "of setting those pixels back to 255 (the reference's step 6)");
+  app.add_flag("--restore-unlabeled", restore_unlabeled,
+               "densepose-rw: set the pixels that are 255 in the point labels back to 255 (the "
+               "reference's step 6) instead of keeping the propagated labels there");
   app.add_option("--cam-dir", cam_dir, "rw: CAM seeds D/<id>.npy, float32 [C-1, H, W]");
   app.add_option("--memory-labels", memory_labels,
                  "knn: pseudo-label folder (<id>.png) the memory is built from");
@@ -163,8 +164,8 @@ int main(int argc, char** argv) {
     ENGINE_CHECK(method == "rw" || cam_dir.empty(), "--cam-dir belongs to --method rw");
     ENGINE_CHECK(method == "knn" || (memory_labels.empty() && memory_file.empty()),
                  "--memory-labels and --memory belong to --method knn");
-    ENGINE_CHECK(method == "densepose-rw" || !keep_propagated,
-                 "--keep-propagated belongs to --method densepose-rw");
+    ENGINE_CHECK(method == "densepose-rw" || !restore_unlabeled,
+                 "--restore-unlabeled belongs to --method densepose-rw");
     ENGINE_CHECK(!densepose || (supervision.empty() && label_dir.empty()),
                  "--supervision and --label-dir apply to the VOC layout; a DensePose run reads "
                  "the point labels its list names");
@@ -210,7 +211,7 @@ int main(int argc, char** argv) {
     apps::PseudoLabelOptions opt;
     opt.crf = !no_crf;
     opt.window = window < 0 ? net.config.crop : window;
-    opt.restore_unlabeled = !keep_propagated;
+    opt.restore_unlabeled = restore_unlabeled;
 
     std::error_code ec;
     fs::create_directories(out_dir, ec);

@@ -128,13 +128,15 @@ s1="$DEMO_DIR/stage1"
 rm -rf "$s1"
 # A network trained from scratch for minutes, not hours: BN running statistics need a larger
 # momentum than the reference's 3e-4 to follow the weights, and the stem and res2 (frozen in the
-# reference because they come pretrained) must learn (docs/e2e.md).
+# reference because they come pretrained) must learn (docs/e2e.md). One compute thread: this
+# network is too small for OpenMP to pay off (200 steps: 10.5 s on one thread, 12.7 s on two).
 # shellcheck disable=SC2086 # DEMO_TRAIN_ARGS is a list of flags
 logged train_voc "$bin/train_voc" --data-root "$data" --supervision "$DEMO_SUPERVISION" \
   --blocks 1 1 1 1 --width "$DEMO_WIDTH" --embedding-dim "$DEMO_EMBED_DIM" --crop "$DEMO_CROP" \
   --aspp-rates 1 2 --batch-size "$DEMO_BATCH" --iterations "$DEMO_ITERS" --warmup-iters 50 \
   --lr "$DEMO_LR" --bn-momentum 0.1 --freeze-stem-layer1 0 --seed "$DEMO_SEED" \
-  --loader-threads 1 --checkpoint-every "$DEMO_ITERS" --device "$device" --run-dir "$s1" \
+  --loader-threads 1 --threads 1 --checkpoint-every "$DEMO_ITERS" --device "$device" \
+  --run-dir "$s1" \
   $DEMO_TRAIN_ARGS
 
 # ---------------------------------------------------------------------------------------------
@@ -168,7 +170,8 @@ if [ "$DEMO_STAGE2" = 1 ]; then
   logged train_classifier "$bin/train_classifier" --run "$s1" --labels "$s1/pseudo" \
     --run-dir "$s2" --iterations "$DEMO_STAGE2_ITERS" --batch-size "$DEMO_BATCH" \
     --crop "$DEMO_CROP" --lr "$DEMO_LR" --warmup-iters 20 --blur-p 0 --grayscale-p 0 \
-    --loader-threads 1 --seed "$DEMO_SEED" --checkpoint-every "$DEMO_STAGE2_ITERS" --progress 0
+    --loader-threads 1 --threads 1 --seed "$DEMO_SEED" \
+    --checkpoint-every "$DEMO_STAGE2_ITERS" --progress 0
   stage "stage 2: predict val"
   logged predict_stage2 "$bin/predict" --run "$s2" --root "$data" --split val \
     --out "$DEMO_DIR/pred-stage2" --mode softmax-crf --size 0 --window 0 --quiet

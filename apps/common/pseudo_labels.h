@@ -40,10 +40,11 @@ struct PseudoLabelOptions {
   std::vector<double> memory_scales{0.5, 1.0, 1.5};      // §6.2 step 1.1, no flip
   std::vector<double> query_scales{0.5, 1.0, 1.5, 2.0};  // §6.2 step 2.1, × {no flip, flip}
   // DensePose (§6.1 "DensePose point"): k-means on the stride-2 embedding with a 24×24 grid and
-  // 10 iterations; afterwards the pixels unlabeled (255) in the annotation are set back to 255
-  // when restore_unlabeled (the reference's step 6).
+  // 10 iterations. restore_unlabeled sets the pixels unlabeled (255) in the annotation back to
+  // 255 afterwards (the reference's step 6). Off by default: our converter's 255 marks the
+  // unknown pixels the walk is meant to fill (docs/pseudo-labels.md).
   spml::KMeansConfig densepose_kmeans{.grid = 24, .iterations = 10};
-  bool restore_unlabeled = true;
+  bool restore_unlabeled = false;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -217,12 +217,15 @@ MetricsLog read_metrics_jsonl(const std::string& path) {
     double step = kNaN, total = kNaN;
     ENGINE_CHECK(!obj["step"].get(e) && number_of(e, step) && std::isfinite(step),
                  "{}:{}: missing or non-numeric key 'step'", path, line_no);
-    ENGINE_CHECK(!obj["total"].get(e) && number_of(e, total),
-                 "{}:{}: missing or non-numeric key 'total'", path, line_no);
+    // Stage-1 runs log "total"; classifier runs (train_classifier) a single "loss".
+    const bool has_total = !obj["total"].get(e);
+    ENGINE_CHECK((has_total || !obj["loss"].get(e)) && number_of(e, total),
+                 "{}:{}: missing or non-numeric key 'total' (or 'loss')", path, line_no);
     log.step.push_back(step);
     for (auto field : obj) {
-      const std::string key(field.key);
+      std::string key(field.key);
       if (key == "step") continue;
+      if (!has_total && key == "loss") key = "total";
       double v = kNaN;
       if (!number_of(field.value, v)) continue;
       auto it = log.values.find(key);

@@ -14,7 +14,8 @@
 namespace apps {
 
 // A run's metrics.jsonl (apps/common/run_folder.h): one JSON object per line. "step" and "total"
-// are required on every line; every other numeric key becomes a column, NaN where the line has
+// are required on every line ("loss" stands for "total" in a classifier run's file, which has no
+// "total"); every other numeric key becomes a column, NaN where the line has
 // null (a relation that is off) or lacks the key. Non-numeric values are skipped.
 struct MetricsLog {
   std::string path;

@@ -452,7 +452,8 @@ TEST(PseudoLabelApp, WritesLabelsListAndKnnMemory) {
 
 // A tiny DensePose stage-1 run (3 steps), then the built binary's default method for it
 // (densepose-rw): one label per image, classes in 0..14, 255 exactly where the point labels are
-// 255, and --gt-check against the dense maps; --keep-propagated labels every pixel.
+// 255 with --restore-unlabeled, and --gt-check against the dense maps; by default every pixel is
+// labelled.
 TEST(PseudoLabelApp, DensePoseRunGivesPointRestrictedLabels) {
   const fs::path dir = fs::path(ENGINE_TEST_SCRATCH) / "pseudo_label_densepose";
   fs::remove_all(dir);
@@ -477,7 +478,9 @@ TEST(PseudoLabelApp, DensePoseRunGivesPointRestrictedLabels) {
   apps::train_spml(c);
 
   const fs::path out = dir / "pseudo";
-  ASSERT_EQ(run_app(dir, "--quiet --gt-check --run " + c.run_dir + " --out " + out.string()), 0)
+  ASSERT_EQ(run_app(dir, "--quiet --gt-check --restore-unlabeled --run " + c.run_dir + " --out " +
+                             out.string()),
+            0)
       << read_text(dir / "stderr.txt");
   EXPECT_EQ(read_text(out / "list.txt"), "img0\nimg1\n");
   const std::string report = read_text(dir / "stdout.txt");
@@ -495,9 +498,8 @@ TEST(PseudoLabelApp, DensePoseRunGivesPointRestrictedLabels) {
       ASSERT_TRUE(l[i] < 15 || l[i] == 255) << int(l[i]);
     }
   }
-  ASSERT_EQ(run_app(dir, "--quiet --keep-propagated --no-crf --run " + c.run_dir + " --out " +
-                             (dir / "all").string()),
-            0)
+  ASSERT_EQ(
+      run_app(dir, "--quiet --no-crf --run " + c.run_dir + " --out " + (dir / "all").string()), 0)
       << read_text(dir / "stderr.txt");
   for (uint8_t v :
        data::read_label_png((dir / "all" / "img1.png").string()).ids.to_vector<uint8_t>())

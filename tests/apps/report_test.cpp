@@ -313,6 +313,19 @@ TEST(Report, SeveralRunsAndEvalsAndOverlays) {
     EXPECT_NE(md.find(row), std::string::npos) << "missing: " << row << "\nin:\n" << md;
 }
 
+TEST(Report, ClassifierRunsLossIsTheirTotal) {
+  const fs::path dir = fs::path(ENGINE_TEST_SCRATCH) / "report_classifier_loss";
+  fs::create_directories(dir);
+  const fs::path file = dir / "metrics.jsonl";
+  std::ofstream(file) << "{\"step\": 1, \"loss\": 2.5, \"lr\": 0.01}\n"
+                      << "{\"step\": 2, \"loss\": 1.5, \"lr\": 0.02}\n";
+  const apps::MetricsLog log = apps::read_metrics_jsonl(file.string());
+  ASSERT_EQ(log.step.size(), 2u);
+  EXPECT_EQ(log.column("total"), (std::vector<double>{2.5, 1.5}));
+  EXPECT_EQ(log.column("lr"), (std::vector<double>{0.01, 0.02}));
+  EXPECT_FALSE(log.has_values("loss"));
+}
+
 TEST(Report, ErrorsNameTheFileAndKey) {
   const fs::path dir = fresh_dir("errors");
   write_file(dir / "run" / "metrics.jsonl", "{\"step\": 1, \"total\": 2.0}\n{\"step\": 2}\n");
