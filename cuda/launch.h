@@ -139,7 +139,9 @@ __device__ __forceinline__ void block_row_max_sumexp(const float* xr, int64_t co
     if (v > mt) {
       st = st * expf(mt - v) + 1.0f;
       mt = v;
-    } else {
+    } else if (v != -INFINITY) {
+      // -inf adds exp(-inf) = 0; with mt still -inf, expf(-inf - -inf) would be NaN and survive
+      // the rescale above (NaN * 0) once a finite value arrives. NaN still propagates.
       st += expf(v - mt);
     }
   }
