@@ -160,6 +160,14 @@ __device__ __forceinline__ void warp_arg(bool is_max, float& v, int64_t& i) {
   }
 }
 
+// The CPU scans from position 0 with strict comparisons: a NaN at position 0 is the result, a
+// NaN anywhere else never wins. Here each thread starts its own scan at a later position, and a
+// NaN taken as that first value would hide the thread's other positions, so NaNs past position 0
+// are skipped (a thread left with none keeps bi == INT64_MAX, "empty").
+__device__ __forceinline__ bool skip_nan(float v, int64_t r) {
+  return r != 0 && isnan(v);
+}
+
 // One warp per row; lanes scan strided positions in increasing order.
 __global__ void arg_reduce_rows_warp(const float* x, int64_t rows, int64_t len, bool is_max,
                                      float* values, int64_t* indices) {
@@ -171,6 +179,7 @@ __global__ void arg_reduce_rows_warp(const float* x, int64_t rows, int64_t len, 
     int64_t bi = INT64_MAX;
     for (int64_t r = lane; r < len; r += kWarp) {
       float v = __ldg(p + r);
+      if (skip_nan(v, r)) continue;
       if (bi == INT64_MAX || (is_max ? v > bv : v < bv)) {
         bv = v;
         bi = r;
@@ -200,6 +209,7 @@ __global__ void arg_reduce_columns_partial(const float* x, int64_t outer, int64_
     const float* base = x + o * reduced * inner + i;
     for (int64_t r = r0 + threadIdx.y; r < r1; r += kColY) {
       float v = __ldg(base + r * inner);
+      if (skip_nan(v, r)) continue;
       if (bi == INT64_MAX || (is_max ? v > bv : v < bv)) {
         bv = v;
         bi = r;
