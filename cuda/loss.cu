@@ -179,9 +179,10 @@ LossStats finish_stats(const I* target, const float* loss, int64_t rows, int64_t
   return st;
 }
 
-// 32-bit element indices when a grid-stride step past n cannot overflow them either.
+// 32-bit element indices when a grid-stride step past n cannot overflow them either. The step is
+// the launch's thread count, grid_for(n) * kBlock: up to 65535 * 32 * 256 (~2^29), not 2^24.
 bool index_fits_int32(int64_t n) {
-  return n < (int64_t(1) << 31) - (int64_t(1) << 24);
+  return n + int64_t(grid_for(n)) * kBlock <= int64_t(INT32_MAX);
 }
 
 }  // namespace
