@@ -2,6 +2,8 @@
 // label): losses, valid-pixel means and gradients against the CPU, ignored pixels getting zero
 // gradient, every pixel ignored, and a bad label's error naming its position. Skipped without a
 // GPU.
+#include <limits>
+
 #include "engine/ops/elementwise.h"
 #include "engine/ops/factory.h"
 #include "engine/ops/loss.h"
@@ -56,6 +58,26 @@ TEST_F(CudaLoss, CrossEntropyWithIgnoreIndexMatchesTheCpu) {
   check_cross_entropy({3, 5, 21}, DType::i64, Reduction::none);
   check_cross_entropy({40, 3}, DType::i32, Reduction::mean);
   check_cross_entropy({6, 300}, DType::i64, Reduction::mean);  // a block per row
+}
+
+TEST_F(CudaLoss, MinusInfinityLogitsInLongRows) {
+  // 600 classes: a block per row; the first 100 logits of every row are -inf (masked classes),
+  // the targets lie among the others.
+  Generator g(3);
+  Tensor x = randn({6, 600}, g, 0.0, 3.0);
+  float* p = x.data<float>();
+  for (int r = 0; r < 6; ++r)
+    for (int c = 0; c < 100; ++c) p[r * 600 + c] = -std::numeric_limits<float>::infinity();
+  Tensor t = randint({6}, 100, 600, g, DType::i64);
+  Tensor a = x.clone(), b = on_cuda(x);
+  a.set_requires_grad(true);
+  b.set_requires_grad(true);
+  Tensor la = cross_entropy(a, t, 255, Reduction::none),
+         lb = cross_entropy(b, on_cuda(t), 255, Reduction::none);
+  expect_close(lb.cpu(), la, 1e-5, 1e-5, "cross_entropy with -inf logits");
+  sum(la).backward();
+  sum(lb).backward();
+  expect_close(b.grad().cpu(), a.grad(), 1e-6, 1e-4, "cross_entropy with -inf logits, grad");
 }
 
 TEST_F(CudaLoss, EveryPixelIgnoredGivesZeroLossAndGradient) {

@@ -1,6 +1,10 @@
 // CUDA reductions at sizes the op table does not reach: long reduced dims that split into chunks
 // (NHWC statistics over N, H, W), rows long enough for a block per row, bit-identical reruns,
 // and first-index tie breaking in max/argmax. Skipped without a GPU.
+#include <cmath>
+#include <limits>
+#include <vector>
+
 #include "engine/ops/elementwise.h"
 #include "engine/ops/factory.h"
 #include "engine/ops/reduce.h"
@@ -56,6 +60,39 @@ TEST_F(CudaReduce, MaxAndArgmaxKeepTheFirstOfTiedValues) {
   Tensor big = randn({2, 20000, 3}, g);  // chunked column arg reduction
   expect_identical(argmax(on_cuda(big), 1).cpu(), argmax(big, 1), "argmax chunked");
   expect_identical(min(on_cuda(big), 1).values.cpu(), min(big, 1).values, "min chunked");
+}
+
+// Values equal, NaN counting as equal to NaN.
+void expect_same_or_both_nan(const Tensor& cuda_result, const Tensor& cpu_result,
+                             const char* what) {
+  ASSERT_EQ(cuda_result.shape(), cpu_result.shape()) << what;
+  std::vector<double> a = cuda_result.to_vector<double>(), b = cpu_result.to_vector<double>();
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_TRUE(a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i])))
+        << what << ": element " << i << " cuda " << a[i] << " cpu " << b[i];
+}
+
+TEST_F(CudaReduce, NanDecidesOnlyAtPositionZeroAsOnTheCpu) {
+  // The CPU scan keeps a NaN at position 0 and skips NaNs elsewhere. Rows 1..5 put NaNs at
+  // positions that start a warp lane's (and a column thread's) scan, and their extremes later
+  // in those same lanes: a NaN taken as a lane's first value would hide them.
+  Generator g(35);
+  Tensor x = randn({6, 300}, g);
+  float* p = x.data<float>();
+  p[0] = std::numeric_limits<float>::quiet_NaN();
+  for (int r = 1; r < 6; ++r) {
+    for (int c = 1 + r; c < 300; c += 7) p[r * 300 + c] = std::numeric_limits<float>::quiet_NaN();
+    p[r * 300 + 1 + r + 96] = 100.0f;
+    p[r * 300 + 1 + r + 128] = -100.0f;
+  }
+  Tensor xc = on_cuda(x);
+  expect_identical(argmax(xc, 1).cpu(), argmax(x, 1), "argmax over rows");
+  expect_identical(argmin(xc, 1).cpu(), argmin(x, 1), "argmin over rows");
+  expect_same_or_both_nan(amax(xc, {1}).cpu(), amax(x, {1}), "amax over rows");
+  Tensor xt = x.transpose(0, 1).contiguous();  // the column kernels, two chunks
+  expect_identical(argmax(on_cuda(xt), 0).cpu(), argmax(xt, 0), "argmax over columns");
+  expect_identical(argmin(on_cuda(xt), 0).cpu(), argmin(xt, 0), "argmin over columns");
+  expect_same_or_both_nan(amin(on_cuda(xt), {0}).cpu(), amin(xt, {0}), "amin over columns");
 }
 
 TEST_F(CudaReduce, SumToAndMaxGradientOnTheDevice) {

@@ -1,6 +1,8 @@
 // CUDA softmax / log_softmax and l2_normalize at row lengths the op table does not reach:
 // every register-cached width (4..32 lanes per row), rows longer than 256 (a block per row),
 // and a non-last dim; forward and backward against the CPU. Skipped without a GPU.
+#include <limits>
+
 #include "engine/ops/elementwise.h"
 #include "engine/ops/factory.h"
 #include "engine/ops/normalize.h"
@@ -39,6 +41,27 @@ TEST_F(CudaSoftmax, EveryRowWidthMatchesTheCpu) {
   }
   check_row_op(sm, {2, 21, 9, 5}, 1, "softmax over dim 1");
   check_row_op(l2, {2, 64, 9, 5}, 1, "l2_normalize over dim 1");
+}
+
+TEST_F(CudaSoftmax, MinusInfinityLogitsInLongRowsGiveZeroProbability) {
+  // Rows longer than 256 take a block per row (512 threads); the first 100 columns are -inf, so
+  // threads 0..99 start their online sum on a -inf and then meet finite values at c + 512.
+  Generator g(42);
+  Tensor x = randn({4, 700}, g, 0.0, 3.0), w = randn({4, 700}, g);
+  float* p = x.data<float>();
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 100; ++c) p[r * 700 + c] = -std::numeric_limits<float>::infinity();
+  Tensor a = x.clone(), b = on_cuda(x);
+  a.set_requires_grad(true);
+  b.set_requires_grad(true);
+  Tensor ya = softmax(a, -1), yb = softmax(b, -1);
+  expect_close(yb.cpu(), ya, 1e-6, 1e-4, "softmax with -inf");
+  sum(mul(ya, w)).backward();
+  sum(mul(yb, on_cuda(w))).backward();
+  expect_close(b.grad().cpu(), a.grad(), 1e-6, 1e-4, "softmax with -inf, grad");
+  // log_softmax is -inf there; compare its exp.
+  expect_close(exp(log_softmax(on_cuda(x), -1)).cpu(), exp(log_softmax(x, -1)), 1e-6, 1e-4,
+               "log_softmax with -inf");
 }
 
 TEST_F(CudaSoftmax, ZeroRowsOfL2NormalizeUseEps) {
