@@ -85,6 +85,108 @@ bool same_folder(const std::string& a, const std::string& b) {
   return fs::exists(a) && fs::exists(b) && fs::equivalent(a, b, ec);
 }
 
+// Where a knn memory is built from (flags --memory-root/--memory-list/--memory-labels/
+// --memory-from-gt), in either dataset layout.
+struct MemorySource {
+  std::string root, list, labels, image_dir;
+  bool from_gt = false, densepose = false;
+};
+
+struct MemoryItem {
+  std::string id, image, label;
+};
+
+struct MemoryImages {
+  std::string list, label_dir;
+  std::vector<MemoryItem> items;
+};
+
+// The ground truth of the layout: VOC ROOT/segcls, DensePose ROOT/segcls/densepose/gray
+// (spec §10.1, §10.3).
+std::string ground_truth_dir(const MemorySource& src) {
+  const fs::path r(src.root);
+  return (src.densepose ? r / "segcls" / "densepose" / "gray" : r / "segcls").string();
+}
+
+// Resolves the memory's images and label files, refusing ground truth unless asked for, and
+// checks that every file exists before any network pass.
+MemoryImages memory_images(const MemorySource& src) {
+  ENGINE_CHECK(!src.list.empty(), "building a knn memory needs --memory-list");
+  ENGINE_CHECK(!src.root.empty(),
+               "building a knn memory needs the images' dataset root: --memory-root or --root");
+  const std::string gt_dir = ground_truth_dir(src);
+  MemoryImages out;
+  if (src.from_gt) {
+    ENGINE_CHECK(src.labels.empty(), "--memory-from-gt and --memory-labels exclude each other");
+    out.label_dir = gt_dir;
+    std::fprintf(stderr,
+                 "predict: warning: --memory-from-gt labels the retrieval memory with the "
+                 "ground truth of '%s'; full supervision leaks into this result (spec §7, "
+                 "README decision 8): use it for diagnostics, not as a weakly supervised "
+                 "figure\n",
+                 gt_dir.c_str());
+  } else {
+    ENGINE_CHECK(!src.labels.empty(),
+                 "building a knn memory needs --memory-labels DIR (pseudo-labels or weak labels)");
+    out.label_dir = dir_under(src.root, src.labels);
+    ENGINE_CHECK(fs::is_directory(out.label_dir), "--memory-labels '{}' is not a folder",
+                 out.label_dir);
+    ENGINE_CHECK(!same_folder(out.label_dir, gt_dir),
+                 "--memory-labels '{}' is the ground truth folder; pass --memory-from-gt to "
+                 "build the memory from ground truth on purpose",
+                 out.label_dir);
+  }
+  const auto label_of = [&](const std::string& id) {
+    return (fs::path(out.label_dir) / (id + ".png")).string();
+  };
+  if (src.densepose) {
+    out.list = fs::is_regular_file(src.list)
+                   ? src.list
+                   : (fs::path(src.root) / "lists" / (src.list + ".txt")).string();
+    for (const Input& in : densepose_inputs(src.root, src.list))
+      out.items.push_back({in.id, in.path, label_of(in.id)});
+  } else {
+    out.list = list_path(src.root, src.list);
+    for (const data::ListEntry& e : data::read_list_file(out.list))
+      out.items.push_back(
+          {e.id, (fs::path(src.root) / src.image_dir / (e.id + ".jpg")).string(), label_of(e.id)});
+  }
+  std::vector<std::string> missing;
+  for (const MemoryItem& m : out.items) {
+    if (!fs::is_regular_file(m.image)) missing.push_back("image " + m.image);
+    if (!fs::is_regular_file(m.label)) missing.push_back("memory label " + m.label);
+  }
+  if (!missing.empty()) {
+    std::string shown;
+    for (size_t i = 0; i < missing.size() && i < 10; ++i) shown += "\n  " + missing[i];
+    ENGINE_CHECK(false, "knn memory list '{}': {} files are missing:{}{}", out.list, missing.size(),
+                 shown, missing.size() > 10 ? "\n  ..." : "");
+  }
+  return out;
+}
+
+// One set of prototypes per memory image (its k-means clusters labelled by the label map),
+// concatenated.
+spml::PrototypeMemory build_memory(apps::Stage1& net, const MemoryImages& images,
+                                   const apps::PredictOptions& opt, bool labelled_only,
+                                   bool quiet) {
+  std::vector<spml::PrototypeMemory> parts;
+  std::unique_ptr<engine::ProgressBar> bar;
+  if (!quiet)
+    bar = std::make_unique<engine::ProgressBar>("memory", int64_t(images.items.size()), "img");
+  for (const MemoryItem& m : images.items) {
+    engine::Tensor rgb = data::read_image(m.image);
+    engine::Tensor lab = data::read_label_png(m.label).ids;
+    ENGINE_CHECK(lab.size(0) == rgb.size(0) && lab.size(1) == rgb.size(1),
+                 "memory label '{}' is {}x{} but its image '{}' is {}x{}", m.label, lab.size(0),
+                 lab.size(1), m.image, rgb.size(0), rgb.size(1));
+    parts.push_back(apps::memory_from_image(net, rgb, lab, opt, labelled_only));
+    if (bar) bar->advance();
+  }
+  if (bar) bar->finish();
+  return spml::concat_prototype_memory(parts);
+}
+
 std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -189,7 +291,7 @@ int main(int argc, char** argv) {
   app.add_option("--memory", memory_file, "knn: a prototype memory file (.safetensors)");
   app.add_option("--memory-list", memory_list,
                  "knn: training images for the memory: a list file, or a split name under "
-                 "MEMORY_ROOT/ImageSets/Segmentation");
+                 "MEMORY_ROOT/ImageSets/Segmentation (VOC) or MEMORY_ROOT/lists (DensePose)");
   app.add_option("--memory-labels", memory_labels,
                  "knn: folder of <id>.png pseudo-labels or weak labels for the memory images "
                  "(absolute, or under MEMORY_ROOT)");
@@ -201,8 +303,9 @@ int main(int argc, char** argv) {
                "weak labels such as scribbles; by default unlabeled pixels vote as a class of "
                "their own, as the reference does with dense pseudo-labels)");
   app.add_flag("--memory-from-gt", memory_from_gt,
-               "knn: label the memory with the ground truth MEMORY_ROOT/segcls (leaks full "
-               "supervision into a weakly supervised result: diagnostics only)");
+               "knn: label the memory with the ground truth MEMORY_ROOT/segcls (DensePose: "
+               "MEMORY_ROOT/segcls/densepose/gray; leaks full supervision into a weakly "
+               "supervised result: diagnostics only)");
   app.add_option("--kmeans-grid", grid,
                  "knn: K for the KxK k-means grid (default 12 for VOC, 24 for a DensePose run)")
       ->check(CLI::Range(1, 256));
@@ -297,78 +400,28 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "predict: memory %s: %lld prototypes\n", memory_file.c_str(),
                      (long long)memory.prototypes.size(0));
     } else if (knn) {
-      ENGINE_CHECK(!densepose,
-                   "building a knn memory here reads the VOC layout; for the DensePose run '{}' "
-                   "give --memory FILE",
-                   run);
-      const std::string mroot = memory_root.empty() ? root : memory_root;
-      ENGINE_CHECK(!memory_list.empty(), "building a knn memory needs --memory-list");
-      ENGINE_CHECK(!mroot.empty(),
-                   "building a knn memory needs the images' dataset root: --memory-root or --root");
-      const std::string gt_dir = (fs::path(mroot) / "segcls").string();
-      std::string label_dir;
-      if (memory_from_gt) {
-        ENGINE_CHECK(memory_labels.empty(),
-                     "--memory-from-gt and --memory-labels exclude each other");
-        label_dir = gt_dir;
-        std::fprintf(stderr,
-                     "predict: warning: --memory-from-gt labels the retrieval memory with the "
-                     "ground truth of '%s'; full supervision leaks into this result (spec §7, "
-                     "README decision 8): use it for diagnostics, not as a weakly supervised "
-                     "figure\n",
-                     gt_dir.c_str());
-      } else {
-        ENGINE_CHECK(!memory_labels.empty(),
-                     "building a knn memory needs --memory-labels DIR (pseudo-labels or weak "
-                     "labels)");
-        label_dir = dir_under(mroot, memory_labels);
-        ENGINE_CHECK(fs::is_directory(label_dir), "--memory-labels '{}' is not a folder",
-                     label_dir);
-        ENGINE_CHECK(!same_folder(label_dir, gt_dir),
-                     "--memory-labels '{}' is the ground truth folder; pass --memory-from-gt to "
-                     "build the memory from ground truth on purpose",
-                     label_dir);
-      }
-      const std::string list = list_path(mroot, memory_list);
-      const std::vector<data::ListEntry> entries = data::read_list_file(list);
-      data::check_list_files(list, entries,
-                             {{"image",
-                               [&](const std::string& id) {
-                                 return (fs::path(mroot) / image_dir / (id + ".jpg")).string();
-                               }},
-                              {"memory label", [&](const std::string& id) {
-                                 return (fs::path(label_dir) / (id + ".png")).string();
-                               }}});
-      std::vector<spml::PrototypeMemory> parts;
-      std::unique_ptr<engine::ProgressBar> bar;
-      if (!quiet)
-        bar = std::make_unique<engine::ProgressBar>("memory", int64_t(entries.size()), "img");
-      for (const data::ListEntry& e : entries) {
-        const std::string ip = (fs::path(mroot) / image_dir / (e.id + ".jpg")).string();
-        const std::string lp = (fs::path(label_dir) / (e.id + ".png")).string();
-        engine::Tensor rgb = data::read_image(ip);
-        engine::Tensor lab = data::read_label_png(lp).ids;
-        ENGINE_CHECK(lab.size(0) == rgb.size(0) && lab.size(1) == rgb.size(1),
-                     "memory label '{}' is {}x{} but its image '{}' is {}x{}", lp, lab.size(0),
-                     lab.size(1), ip, rgb.size(0), rgb.size(1));
-        parts.push_back(apps::memory_from_image(net, rgb, lab, opt, labelled_only));
-        if (bar) bar->advance();
-      }
-      if (bar) bar->finish();
-      memory = spml::concat_prototype_memory(parts);
+      MemorySource src;
+      src.root = memory_root.empty() ? root : memory_root;
+      src.list = memory_list;
+      src.labels = memory_labels;
+      src.image_dir = image_dir;
+      src.from_gt = memory_from_gt;
+      src.densepose = densepose;
+      const MemoryImages images = memory_images(src);
+      memory = build_memory(net, images, opt, labelled_only, quiet);
       const std::string mpath = (fs::path(out_dir) / "memory.safetensors").string();
       apps::save_memory(mpath, memory,
                         {{"num_classes", std::to_string(net.num_classes)},
                          {"embedding_dim", std::to_string(net.config.embedding_dim)},
                          {"grid", std::to_string(grid)},
                          {"label_source", memory_from_gt ? "ground-truth" : "labels"},
-                         {"label_dir", label_dir},
-                         {"list", list},
+                         {"label_dir", images.label_dir},
+                         {"list", images.list},
                          {"labelled_only", labelled_only ? "true" : "false"},
                          {"run", run}});
       if (!quiet)
         std::fprintf(stderr, "predict: memory of %lld prototypes from %zu images -> %s\n",
-                     (long long)memory.prototypes.size(0), entries.size(), mpath.c_str());
+                     (long long)memory.prototypes.size(0), images.items.size(), mpath.c_str());
     }
 
     // --- predictions ---

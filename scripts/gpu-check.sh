@@ -5,8 +5,9 @@
 # Run from the repository root with gpu-bundle/ present:
 #   scripts/gpu-check.sh [all|configure|build|test|bench]...   (default: all)
 # Writes logs, JUnit XML, benchmark JSON and summary.txt to build-gpu/check; when $OUT is set
-# (the device tool), copies summary.txt, the ctest logs and the benchmark JSON there (at most 8
-# files come back). The build dir build-gpu/ is reused by later calls. See docs/gpu.md.
+# (the device tool), copies summary.txt, the ctest logs, the benchmarks' output (bench.txt) and
+# their JSON (bench-json.tar.gz) there (the tool brings back at most 8 files). The build dir
+# build-gpu/ is reused by later calls. See docs/gpu.md.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,9 +29,18 @@ note() { echo "$*" | tee -a "$summary"; }
 finish() {
   [[ -n "${OUT:-}" && -d "${OUT:-}" ]] || return 0
   cp -f "$summary" "$OUT/" 2>/dev/null
-  for f in "$out"/ctest-gpu.log "$out"/ctest-unit.log "$out"/bench_cuda_*.json; do
+  for f in "$out"/ctest-gpu.log "$out"/ctest-unit.log; do
     [[ -f "$f" ]] && cp -f "$f" "$OUT/"
   done
+  # The device tool brings back at most 8 files: the benchmarks travel as one text file and one
+  # archive of their JSON.
+  if compgen -G "$out/bench_*.txt" >/dev/null; then
+    for f in "$out"/bench_*.txt; do
+      echo "=== $(basename "$f" .txt)"
+      cat "$f"
+    done >"$OUT/bench.txt"
+    tar -C "$out" -czf "$OUT/bench-json.tar.gz" $(cd "$out" && ls bench_*.json 2>/dev/null)
+  fi
   if grep -q 'FAILED: \(configure\|build\)' "$summary" 2>/dev/null; then
     tail -c 2000000 "$out/configure.log" >"$OUT/configure.log" 2>/dev/null
     tail -c 2000000 "$out/build.log" >"$OUT/build.log" 2>/dev/null
@@ -146,11 +156,15 @@ fi
 
 # ------------------------------------------------------------------ CUDA benchmarks
 if want bench; then
-  for b in "$build"/bench/bench_cuda_*; do
+  # Every CUDA benchmark: the bench_cuda_* programs, the SPML loss/K-Means/pooling program and
+  # the CUDA cases of the CRF program (its CPU cases are left out: they take minutes).
+  for b in "$build"/bench/bench_cuda_* "$build"/bench/bench_spml_cuda "$build"/bench/bench_crf; do
     [[ -x "$b" ]] || continue
     name=$(basename "$b")
+    filter=.
+    [[ "$name" == bench_crf ]] && filter=_cuda
     "$b" --benchmark_out="$out/$name.json" --benchmark_out_format=json \
-      --benchmark_min_time=0.2 >"$out/$name.txt" 2>&1 || status=1
+      --benchmark_filter="$filter" --benchmark_min_time=0.2 >"$out/$name.txt" 2>&1 || status=1
     note "--- $name"
     grep -E '^BM_' "$out/$name.txt" | sed -E 's/ +/ /g' | tee -a "$summary" >/dev/null
   done

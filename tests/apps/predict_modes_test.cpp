@@ -9,17 +9,20 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
 #include "apps/common/config.h"
 #include "apps/common/overlay.h"
 #include "apps/common/run_folder.h"
+#include "apps/common/train_loop.h"
 #include "data/image_io.h"
 #include "data/npy.h"
 #include "engine/io/safetensors.h"
 #include "engine/ops/factory.h"
 #include "engine/random.h"
+#include "tests/support/densepose_fixture.h"
 #include "tests/support/expect_error.h"
 
 namespace {
@@ -432,6 +435,70 @@ TEST(PredictApp, WritesLabelMapsOverlaysProbabilitiesAndAKnnMemory) {
                                  " --mode knn --memory " + dir.string() + "/nope.safetensors"),
             0);
   EXPECT_NE(read_text(dir / "stderr.txt").find("nope.safetensors"), std::string::npos);
+}
+
+// A DensePose run builds its knn memory from the DensePose layout (spec §7, 24x24 grid by
+// default): images from ROOT/lists/<split>.txt, labels from a folder of <id>.png or, asked for,
+// the dense ground truth ROOT/segcls/densepose/gray.
+TEST(PredictApp, DensePoseKnnBuildsItsMemoryFromTheDensePoseLayout) {
+  const fs::path dir = fs::path(ENGINE_TEST_SCRATCH) / "predict_app_densepose";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string root = (dir / "data").string();
+  engine::testing::write_tiny_densepose(root, 2, 40, 48);
+  apps::TrainConfig c = apps::densepose_defaults();
+  c.data_root = root;
+  c.blocks = {1, 1, 1, 1};
+  c.width = 4;
+  c.psp_width = 8;
+  c.embedding_dim = 8;
+  c.crop = 32;
+  c.batch_size = 2;
+  c.iterations = 2;
+  c.warmup_iters = 0;
+  c.loader_threads = 1;
+  c.threads = 1;
+  c.progress = false;
+  c.run_dir = (dir / "run").string();
+  apps::train_spml(c);
+
+  const std::string common = "--quiet --run " + c.run_dir + " --root " + root +
+                             " --split train --size 48 --mode knn --kmeans-grid 4 ";
+  const std::string gt_out = (dir / "gt").string();
+  ASSERT_EQ(run_predict(dir, common + "--out " + gt_out + " --memory-list train --memory-from-gt"),
+            0)
+      << read_text(dir / "stderr.txt");
+  EXPECT_NE(read_text(dir / "stderr.txt").find("segcls/densepose/gray"), std::string::npos);
+  std::map<std::string, std::string> meta;
+  const spml::PrototypeMemory memory =
+      apps::load_memory(gt_out + "/memory.safetensors", c.embedding_dim, &meta);
+  EXPECT_GT(memory.prototypes.size(0), 0);
+  EXPECT_EQ(meta["label_source"], "ground-truth");
+  EXPECT_EQ(meta["num_classes"], "15");
+  for (const char* id : {"img0", "img1"}) {
+    const Tensor pred = data::read_label_png(gt_out + "/" + id + ".png").ids;
+    ASSERT_EQ(pred.shape(), (engine::Shape{40, 48}));
+    for (uint8_t v : pred.to_vector<uint8_t>()) ASSERT_TRUE(v < 15 || v == 255) << int(v);
+  }
+  // Weak labels from a folder (here the point labels) work the same way...
+  ASSERT_EQ(run_predict(dir, common + "--out " + (dir / "points").string() +
+                                 " --memory-list train --memory-labels "
+                                 "segcls/densepose_points/gray --memory-labelled-only"),
+            0)
+      << read_text(dir / "stderr.txt");
+  EXPECT_TRUE(fs::exists(dir / "points" / "img1.png"));
+  // ...but the ground-truth folder given as --memory-labels is refused,
+  EXPECT_NE(run_predict(dir, common + "--out " + (dir / "bad").string() +
+                                 " --memory-list train --memory-labels segcls/densepose/gray"),
+            0);
+  EXPECT_NE(read_text(dir / "stderr.txt").find("--memory-from-gt"), std::string::npos);
+  // and a missing label file is named before any network pass.
+  fs::remove(fs::path(root) / "segcls" / "densepose" / "gray" / "img1.png");
+  EXPECT_NE(run_predict(dir, common + "--out " + (dir / "bad").string() +
+                                 " --memory-list train --memory-from-gt"),
+            0);
+  EXPECT_NE(read_text(dir / "stderr.txt").find("memory label"), std::string::npos);
+  EXPECT_NE(read_text(dir / "stderr.txt").find("img1.png"), std::string::npos);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // End-to-end: the train_densepose path (apps::densepose_defaults + apps::train_spml) on a tiny
-// DensePose-layout dataset written here (spec §10.3: lists/<split>.txt, gray part maps, point
-// labels, PMI-style region maps), with a tiny PSPNet model on the CPU; and the built
+// DensePose-layout dataset (tests/support/densepose_fixture.h, spec §10.3: lists/<split>.txt,
+// gray part maps, point labels, region maps), with a tiny PSPNet model on the CPU; and the built
 // train_densepose binary's --help and --print-config.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -13,16 +13,14 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <vector>
 
 #include "apps/common/config.h"
 #include "apps/common/stage1_model.h"
 #include "apps/common/train_loop.h"
 #include "data/densepose.h"
-#include "data/image_io.h"
-#include "data/overseg.h"
 #include "engine/ops/factory.h"
 #include "engine/tensor.h"
+#include "tests/support/densepose_fixture.h"
 #include "tests/support/expect_error.h"
 
 namespace {
@@ -30,78 +28,12 @@ namespace {
 namespace fs = std::filesystem;
 using engine::Tensor;
 
-// A person of five coarse parts (torso 1, head 14, the arms 10 / 11 on either side, the thighs
-// 6 / 7 below) at a random place on a noisy background. Dense map: the parts, 0 elsewhere. Point
-// labels (the A.3 shape): a disc of radius 3 around each part's centre, background 0 in a 6-pixel
-// border, 255 (unknown) everywhere else.
-struct PartBox {
-  int part, y0, x0, y1, x1;  // inclusive-exclusive pixel box
-  uint8_t r, g, b;
-};
-
 const std::string& dataset_root() {
   static const std::string root = [] {
     // One folder per process: ctest -j runs this file's tests in parallel processes.
     const std::string r =
         std::string(ENGINE_TEST_SCRATCH) + "/train_densepose_e2e/data-" + std::to_string(getpid());
-    fs::remove_all(r);
-    for (const char* d : {"images", "segcls/densepose/gray", "segcls/densepose_points/gray",
-                          "seginst/pmi_0.1_256", "lists"})
-      fs::create_directories(fs::path(r) / d);
-    const int h = 56, w = 64, n = 8;
-    std::ofstream list(r + "/lists/train.txt");
-    uint32_t state = 12345;
-    auto rnd = [&](int m) {
-      state = state * 1664525u + 1013904223u;
-      return int((state >> 8) % uint32_t(m));
-    };
-    for (int i = 0; i < n; ++i) {
-      const int cy = 22 + rnd(12), cx = 22 + rnd(20);
-      const std::vector<PartBox> parts = {
-          {1, cy - 8, cx - 6, cy + 6, cx + 6, 200, 40, 40},      // torso
-          {14, cy - 16, cx - 4, cy - 8, cx + 4, 230, 190, 150},  // head
-          {11, cy - 8, cx - 12, cy + 4, cx - 6, 40, 180, 40},    // R.Arm (image left)
-          {10, cy - 8, cx + 6, cy + 4, cx + 12, 40, 40, 200},    // L.Arm (image right)
-          {6, cy + 6, cx - 6, cy + 16, cx, 180, 180, 40},        // R.Thigh
-          {7, cy + 6, cx, cy + 16, cx + 6, 40, 180, 180},        // L.Thigh
-      };
-      Tensor img = Tensor::empty({h, w, 3}, engine::DType::u8);
-      Tensor dense = Tensor::empty({h, w}, engine::DType::u8);
-      Tensor points = Tensor::empty({h, w}, engine::DType::u8);
-      uint8_t* ip = img.data<uint8_t>();
-      uint8_t* dp = dense.data<uint8_t>();
-      uint8_t* pp = points.data<uint8_t>();
-      for (int y = 0; y < h; ++y) {
-        for (int x = 0; x < w; ++x) {
-          const int k = y * w + x;
-          uint8_t rgb[3] = {110, 120, 100};
-          dp[k] = 0;
-          for (const PartBox& p : parts) {
-            if (y >= p.y0 && y < p.y1 && x >= p.x0 && x < p.x1) {
-              dp[k] = uint8_t(p.part);
-              rgb[0] = p.r;
-              rgb[1] = p.g;
-              rgb[2] = p.b;
-            }
-          }
-          for (int c = 0; c < 3; ++c)
-            ip[k * 3 + c] = uint8_t(std::clamp(rgb[c] + rnd(21) - 10, 0, 255));
-          const bool border = y < 6 || x < 6 || y >= h - 6 || x >= w - 6;
-          pp[k] = border ? 0 : 255;
-          for (const PartBox& p : parts) {
-            const int py = (p.y0 + p.y1) / 2, px = (p.x0 + p.x1) / 2;
-            if ((y - py) * (y - py) + (x - px) * (x - px) <= 9) pp[k] = uint8_t(p.part);
-          }
-        }
-      }
-      const std::string stem = "img" + std::to_string(i);
-      data::write_png(r + "/images/" + stem + ".png", img);
-      data::write_gray_png(r + "/segcls/densepose/gray/" + stem + ".png", dense);
-      data::write_gray_png(r + "/segcls/densepose_points/gray/" + stem + ".png", points);
-      data::write_region_png(r + "/seginst/pmi_0.1_256/" + stem + ".png", data::oversegment(img));
-      list << "images/" << stem << ".png segcls/densepose/gray/" << stem
-           << ".png segcls/densepose_points/gray/" << stem << ".png\n";
-    }
+    engine::testing::write_tiny_densepose(r, 8, 56, 64, 12345, /*with_regions=*/true);
     return r;
   }();
   return root;

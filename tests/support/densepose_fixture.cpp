@@ -7,6 +7,7 @@
 
 #include "data/densepose.h"
 #include "data/image_io.h"
+#include "data/overseg.h"
 #include "engine/error.h"
 #include "engine/tensor.h"
 
@@ -21,8 +22,8 @@ struct PartBox {
 
 }  // namespace
 
-void write_tiny_densepose(const std::string& root, int count, int height, int width,
-                          uint32_t seed) {
+void write_tiny_densepose(const std::string& root, int count, int height, int width, uint32_t seed,
+                          bool with_regions) {
   namespace fs = std::filesystem;
   ENGINE_CHECK(height >= 40 && width >= 36 && count >= 1,
                "write_tiny_densepose: {} images of {}x{} (need >= 1 of at least 40x36)", count,
@@ -30,6 +31,7 @@ void write_tiny_densepose(const std::string& root, int count, int height, int wi
   fs::remove_all(root);
   for (const char* d : {"images", "segcls/densepose/gray", "segcls/densepose_points/gray", "lists"})
     fs::create_directories(fs::path(root) / d);
+  if (with_regions) fs::create_directories(fs::path(root) / "seginst" / "pmi_0.1_256");
   std::ofstream list(fs::path(root) / "lists" / "train.txt");
   uint32_t state = seed;
   auto rnd = [&](int m) {
@@ -81,6 +83,9 @@ void write_tiny_densepose(const std::string& root, int count, int height, int wi
     data::write_png(root + "/images/" + stem + ".png", img);
     data::write_gray_png(root + "/segcls/densepose/gray/" + stem + ".png", dense);
     data::write_gray_png(root + "/segcls/densepose_points/gray/" + stem + ".png", points);
+    if (with_regions)
+      data::write_region_png(root + "/seginst/pmi_0.1_256/" + stem + ".png",
+                             data::oversegment(img));
     list << "images/" << stem << ".png segcls/densepose/gray/" << stem
          << ".png segcls/densepose_points/gray/" << stem << ".png\n";
   }
