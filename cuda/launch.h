@@ -139,7 +139,9 @@ __device__ __forceinline__ void block_row_max_sumexp(const float* xr, int64_t co
     if (v > mt) {
       st = st * expf(mt - v) + 1.0f;
       mt = v;
-    } else {
+    } else if (v != -INFINITY) {
+      // A -inf value adds exp(-inf) = 0; skipped, because while mt is still -inf it would add
+      // exp(-inf - -inf) = NaN, and NaN * 0 stays NaN when a finite value follows.
       st += expf(v - mt);
     }
   }

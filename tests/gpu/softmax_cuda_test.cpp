@@ -41,6 +41,28 @@ TEST_F(CudaSoftmax, EveryRowWidthMatchesTheCpu) {
   check_row_op(l2, {2, 64, 9, 5}, 1, "l2_normalize over dim 1");
 }
 
+// Masked logits (-inf) in rows longer than 256 (a block per row): a thread whose first values
+// are -inf must not turn its online sum into NaN once a finite value follows.
+TEST_F(CudaSoftmax, MinusInfinityEntriesInLongRows) {
+  const int64_t cols = 3000;
+  Generator g(43);
+  std::vector<float> v = randn({3, cols}, g).to_vector<float>();
+  for (int64_t c = 0; c < cols; ++c) {
+    if (c < 1500) v[size_t(c)] = -INFINITY;              // row 0: the first half masked
+    if (c % 2 == 0) v[size_t(cols + c)] = -INFINITY;     // row 1: every other value masked
+    if (c != 2999) v[size_t(2 * cols + c)] = -INFINITY;  // row 2: one finite value, last
+  }
+  Tensor x = Tensor::from_vector(v, {3, cols}), w = randn({3, cols}, g);
+  Tensor a = x.clone(), b = on_cuda(x);
+  a.set_requires_grad(true);
+  b.set_requires_grad(true);
+  Tensor ya = softmax(a, -1), yb = softmax(b, -1);
+  expect_close(yb.cpu(), ya, 1e-6, 1e-4, "softmax with -inf");
+  sum(mul(ya, w)).backward();
+  sum(mul(yb, on_cuda(w))).backward();
+  expect_close(b.grad().cpu(), a.grad(), 1e-6, 1e-4, "softmax with -inf, grad");
+}
+
 TEST_F(CudaSoftmax, ZeroRowsOfL2NormalizeUseEps) {
   Tensor x = zeros({3, 64});
   Tensor a = x.clone(), b = on_cuda(x);
