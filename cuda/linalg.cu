@@ -33,6 +33,14 @@ void gemm_strided_batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int6
                           int64_t ldb, int64_t stride_b, float beta, float* c, int64_t ldc,
                           int64_t stride_c, int64_t batch) {
   if (m == 0 || n == 0 || batch == 0) return;
+  if (k == 0 && beta == 0.f) {
+    // Nothing to sum: C = 0, as cpu::gemm writes it. Not left to cuBLAS, which still validates
+    // lda/ldb (0 for an empty [M, 0] operand read with lda = K) before scaling C by beta.
+    for (int64_t i = 0; i < batch; ++i)
+      CUDA_CHECK(cudaMemset2DAsync(c + i * stride_c, size_t(ldc) * sizeof(float), 0,
+                                   size_t(n) * sizeof(float), size_t(m), current_stream()));
+    return;
+  }
   const int im = to_int(m, "m"), in = to_int(n, "n"), ik = to_int(k, "k");
   const int ilda = to_int(lda, "lda"), ildb = to_int(ldb, "ldb"), ildc = to_int(ldc, "ldc");
   const int ibatch = to_int(batch, "batch");

@@ -51,8 +51,14 @@ void free(void* p, int device) {
 
 void copy_h2d(void* dst, const void* src, size_t nbytes, int device) {
   if (nbytes == 0) return;
+  const bool other_device = current_device() != device;
   DeviceGuard guard(device);
-  CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, compute_stream(device)));
+  cudaStream_t s = compute_stream(device);
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, s));
+  // free_pinned marks a pinned source reusable once the *current* device's compute stream has
+  // passed the free; a copy queued on another device's stream is not covered by that mark, so
+  // it completes here.
+  if (other_device) CUDA_CHECK(cudaStreamSynchronize(s));
 }
 
 void copy_d2h(void* dst, const void* src, size_t nbytes, int device) {

@@ -106,6 +106,8 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
   };
   auto cuda_kernel = [&](auto tag) {
     using T = decltype(tag);
+    // An empty batch has nothing to compute (and Layout::offset_of would divide by its 0 dim).
+    if (nbatch == 0) return;
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
     T* pc = out.data<T>();

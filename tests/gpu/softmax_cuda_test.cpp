@@ -1,7 +1,9 @@
 // CUDA softmax / log_softmax and l2_normalize at row lengths the op table does not reach:
 // every register-cached width (4..32 lanes per row), rows longer than 256 (a block per row),
 // and a non-last dim; forward and backward against the CPU. Skipped without a GPU.
+#include <cmath>
 #include <limits>
+#include <vector>
 
 #include "engine/ops/elementwise.h"
 #include "engine/ops/factory.h"
@@ -62,6 +64,28 @@ TEST_F(CudaSoftmax, MinusInfinityLogitsInLongRowsGiveZeroProbability) {
   // log_softmax is -inf there; compare its exp.
   expect_close(exp(log_softmax(on_cuda(x), -1)).cpu(), exp(log_softmax(x, -1)), 1e-6, 1e-4,
                "log_softmax with -inf");
+}
+
+// Masked logits (-inf) in rows longer than 256 (a block per row): a thread whose first values
+// are -inf must not turn its online sum into NaN once a finite value follows.
+TEST_F(CudaSoftmax, MinusInfinityEntriesInLongRows) {
+  const int64_t cols = 3000;
+  Generator g(43);
+  std::vector<float> v = randn({3, cols}, g).to_vector<float>();
+  for (int64_t c = 0; c < cols; ++c) {
+    if (c < 1500) v[size_t(c)] = -INFINITY;              // row 0: the first half masked
+    if (c % 2 == 0) v[size_t(cols + c)] = -INFINITY;     // row 1: every other value masked
+    if (c != 2999) v[size_t(2 * cols + c)] = -INFINITY;  // row 2: one finite value, last
+  }
+  Tensor x = Tensor::from_vector(v, {3, cols}), w = randn({3, cols}, g);
+  Tensor a = x.clone(), b = on_cuda(x);
+  a.set_requires_grad(true);
+  b.set_requires_grad(true);
+  Tensor ya = softmax(a, -1), yb = softmax(b, -1);
+  expect_close(yb.cpu(), ya, 1e-6, 1e-4, "softmax with -inf");
+  sum(mul(ya, w)).backward();
+  sum(mul(yb, on_cuda(w))).backward();
+  expect_close(b.grad().cpu(), a.grad(), 1e-6, 1e-4, "softmax with -inf, grad");
 }
 
 TEST_F(CudaSoftmax, ZeroRowsOfL2NormalizeUseEps) {
