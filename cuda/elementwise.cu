@@ -107,8 +107,10 @@ void collapse(Layout* ls, int count) {
 }
 
 // Index math in 32 bits when every offset fits and a grid-stride step past n cannot overflow.
+// The step is the whole grid's thread count: grid_for caps the grid at 65535 * 32 blocks
+// (about 2^29 threads), so the last index plus one step must stay below 2^31.
 bool fits_int32(const Layout& l, int64_t n) {
-  if (n >= (int64_t(1) << 31) - (int64_t(1) << 24)) return false;
+  if (n + int64_t(grid_for(n)) * kBlock >= (int64_t(1) << 31)) return false;
   int64_t span = 0;
   for (int d = 0; d < l.ndim; ++d) {
     if (l.strides[d] < 0) return false;

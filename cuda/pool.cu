@@ -95,11 +95,13 @@ __global__ void avg_pool2d_nhwc_forward(const float* __restrict__ x, PoolShape s
     const int64_t oh = p % s.out_h;
     const int64_t n = p / s.out_h;
     const float* xn = x + n * s.h * s.w * s.c + c;
-    float acc = 0.f;
+    // Double accumulation as on the CPU (same order, so bitwise equal): an adaptive bin can
+    // cover a whole feature map, thousands of terms.
+    double acc = 0.0;
     const int64_t w0 = b.w_start[ow], w1 = b.w_end[ow];
     for (int64_t ih = b.h_start[oh]; ih < b.h_end[oh]; ++ih)
-      for (int64_t iw = w0; iw < w1; ++iw) acc += __ldg(xn + (ih * s.w + iw) * s.c);
-    out[i] = float(double(acc) * b.inv_count[oh * s.out_w + ow]);
+      for (int64_t iw = w0; iw < w1; ++iw) acc += double(__ldg(xn + (ih * s.w + iw) * s.c));
+    out[i] = float(acc * b.inv_count[oh * s.out_w + ow]);
   }
 }
 

@@ -3,6 +3,10 @@
 // gathered back from x. Keys are canonicalized first (-0 -> +0 so that zeros tie as on the CPU;
 // every NaN -> +NaN so that NaN orders above +inf in both directions), and the stable sort keeps
 // equal keys in position order: ties go to the lower index, as in cpu::sort / cpu::topk.
+// The keys are sorted as their order-preserving uint32 bit patterns, not as floats: CUB sorts
+// small and medium segments with a warp merge sort that compares keys with `<`, under which a
+// NaN compares equal to everything and would not move to the end; integer keys order the same
+// way in the radix (large segment) and merge paths.
 // Scratch memory comes from the caching allocator (DESIGN.md: every device allocation goes
 // through it).
 #include <cuda_runtime.h>
@@ -20,7 +24,7 @@ namespace engine::cuda {
 namespace {
 
 __global__ void sort_gather_lines(const float* __restrict__ x, int64_t outer, int64_t n,
-                                  int64_t inner, float* __restrict__ keys,
+                                  int64_t inner, uint32_t* __restrict__ keys,
                                   int64_t* __restrict__ positions) {
   ENGINE_CUDA_LOOP(i, outer * inner * n) {
     const int64_t seg = i / n, j = i % n;
@@ -28,7 +32,9 @@ __global__ void sort_gather_lines(const float* __restrict__ x, int64_t outer, in
     float v = x[(o * n + j) * inner + in];
     if (v != v) v = __int_as_float(0x7fc00000);
     if (v == 0.f) v = 0.f;
-    keys[i] = v;
+    // Unsigned order of the bits = float order: negatives flipped, positives above them.
+    const uint32_t u = __float_as_uint(v);
+    keys[i] = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
     positions[i] = j;
   }
 }
@@ -72,29 +78,29 @@ void sort_lines(const float* x, int64_t outer, int64_t n, int64_t inner, int64_t
   const int64_t segments = outer * inner, total = segments * n;
   if (segments == 0 || k == 0) return;
   cudaStream_t stream = current_stream();
-  const float* fk = nullptr;
+  const uint32_t* fk = nullptr;
   const int64_t* ik = nullptr;
   const int64_t* off = nullptr;
   size_t temp_sort = 0, temp_pos = 0;
   if (descending)
     CUDA_CHECK(cub::DeviceSegmentedSort::StableSortPairsDescending(
-        nullptr, temp_sort, fk, (float*)nullptr, ik, (int64_t*)nullptr, total, segments, off,
+        nullptr, temp_sort, fk, (uint32_t*)nullptr, ik, (int64_t*)nullptr, total, segments, off,
         off + 1, stream));
   else
-    CUDA_CHECK(cub::DeviceSegmentedSort::StableSortPairs(nullptr, temp_sort, fk, (float*)nullptr,
+    CUDA_CHECK(cub::DeviceSegmentedSort::StableSortPairs(nullptr, temp_sort, fk, (uint32_t*)nullptr,
                                                          ik, (int64_t*)nullptr, total, segments,
                                                          off, off + 1, stream));
   if (by_position)
     CUDA_CHECK(cub::DeviceSegmentedSort::SortKeys(nullptr, temp_pos, ik, (int64_t*)nullptr,
                                                   segments * k, segments, off, off + 1, stream));
-  const size_t b_keys = align256(size_t(total) * sizeof(float));
+  const size_t b_keys = align256(size_t(total) * sizeof(uint32_t));
   const size_t b_pos = align256(size_t(total) * sizeof(int64_t));
   const size_t b_off = align256(size_t(segments + 1) * sizeof(int64_t));
   const size_t b_temp = align256(std::max(temp_sort, temp_pos));
   Scratch scratch(2 * b_keys + 2 * b_pos + 2 * b_off + b_temp, stream);
   char* p = static_cast<char*>(scratch.ptr);
-  float* keys_in = reinterpret_cast<float*>(p);
-  float* keys_out = reinterpret_cast<float*>(p + b_keys);
+  uint32_t* keys_in = reinterpret_cast<uint32_t*>(p);
+  uint32_t* keys_out = reinterpret_cast<uint32_t*>(p + b_keys);
   int64_t* pos_in = reinterpret_cast<int64_t*>(p + 2 * b_keys);
   int64_t* pos_out = reinterpret_cast<int64_t*>(p + 2 * b_keys + b_pos);
   int64_t* offsets = reinterpret_cast<int64_t*>(p + 2 * b_keys + 2 * b_pos);
