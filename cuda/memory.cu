@@ -22,6 +22,14 @@ __global__ void strided_convert_copy(const S* src, Layout l, D* dst, int64_t n) 
   }
 }
 
+template <typename U>
+__global__ void strided_scatter_words(const U* src, Layout l, U* dst, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    dst[l.offset_of(i)] = src[i];
+  }
+}
+
 template <typename T>
 __global__ void fill_value(T* dst, T v, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
@@ -89,6 +97,36 @@ void strided_copy(const void* src, DType src_dtype, const Layout& l, void* dst, 
           static_cast<const S*>(src), l, static_cast<D*>(dst), n);
     });
   });
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void strided_scatter(const void* src, int elem_size, void* dst, const Layout& l, int device) {
+  DeviceGuard guard(device);
+  int64_t n = 1;
+  for (int d = 0; d < l.ndim; ++d) n *= l.shape[d];
+  if (n == 0) return;
+  auto run = [&](auto tag) {
+    using U = decltype(tag);
+    strided_scatter_words<U><<<grid_for(n), kBlock, 0, compute_stream(device)>>>(
+        static_cast<const U*>(src), l, static_cast<U*>(dst), n);
+  };
+  switch (elem_size) {
+    case 1:
+      run(uint8_t{});
+      break;
+    case 2:
+      run(uint16_t{});
+      break;
+    case 4:
+      run(uint32_t{});
+      break;
+    case 8:
+      run(uint64_t{});
+      break;
+    default:
+      ENGINE_THROW("strided_scatter: unsupported element size {} bytes (expected 1, 2, 4 or 8)",
+                   elem_size);
+  }
   CUDA_CHECK(cudaGetLastError());
 }
 

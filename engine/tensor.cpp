@@ -404,7 +404,7 @@ Tensor& Tensor::copy_(const Tensor& src_in) {
   autograd::NoGradGuard guard;
   Tensor src = src_in.expand(shape()).to(device());
   // Write through this tensor's strides: copy into a dense temporary when the destination is
-  // not dense, element by element via a strided scatter on the host.
+  // not dense, then scattering it element by element (on the host, or on the device).
   if (is_contiguous()) {
     Layout l = make_layout(src.shape(), src.strides());
     if (device().is_cpu()) {
@@ -416,11 +416,20 @@ Tensor& Tensor::copy_(const Tensor& src_in) {
     }
     return *this;
   }
-  ENGINE_CHECK(device().is_cpu(), "copy_ into a non-contiguous {} tensor is CPU-only for now",
-               device().str());
   Tensor dense = dense_copy(src, dtype());
-  // Scatter the dense values through our layout: for each row of the innermost dim.
   Layout dst = make_layout(shape(), strides());
+  if (!device().is_cpu()) {
+    // On a device the scatter runs there: slice's backward (narrow, select, split, pad's crop)
+    // and fill_ of a view write through non-contiguous device tensors.
+#ifdef ENGINE_WITH_CUDA
+    cuda::strided_scatter(dense.raw_data(), int(dtype_size(dtype())), raw_data(), dst,
+                          device().index);
+#else
+    ENGINE_THROW("copy_ on {}: the engine was built without CUDA", device().str());
+#endif
+    return *this;
+  }
+  // Scatter the dense values through our layout: for each row of the innermost dim.
   size_t es = dtype_size(dtype());
   const char* s = static_cast<const char*>(dense.raw_data());
   char* d = static_cast<char*>(raw_data());
@@ -492,6 +501,9 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
   }
   ENGINE_CHECK(g.shape() == shape(), "backward: gradient {} does not match tensor {}", g.desc(),
                desc());
+  // A gradient on another device would otherwise reach a leaf's .grad() unchecked.
+  ENGINE_CHECK(g.device() == device(), "backward: gradient {} is not on the tensor's device ({})",
+               g.desc(), desc());
   autograd::run_backward({*this}, {g}, retain_graph);
 }
 

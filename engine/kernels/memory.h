@@ -39,6 +39,11 @@ void copy_d2h(void* dst, const void* src, size_t nbytes, int device);
 void copy_d2d(void* dst, const void* src, size_t nbytes, int device);
 void strided_copy(const void* src, DType src_dtype, const Layout& src_layout, void* dst,
                   DType dst_dtype, int device);
+// The reverse direction, without conversion: dst[dst_layout.offset_of(i)] = src[i] for
+// i < numel(dst_layout), elements of elem_size bytes (1, 2, 4 or 8); src is dense. Writes through
+// a strided view (Tensor::copy_ into a non-contiguous device tensor).
+void strided_scatter(const void* src, int elem_size, void* dst, const Layout& dst_layout,
+                     int device);
 void fill(void* dst, DType dtype, int64_t n, double value, int device);
 // Page-locked host memory (fast, asynchronous host<->device copies), cached for reuse: a freed
 // buffer is handed out again only after the current device's compute stream has passed the point
