@@ -19,12 +19,15 @@ using engine::Tensor;
 Tensor relation_reference(const Tensor& pixels, const Tensor& candidates, const LossPlan& plan,
                           const RelationSpace& space, const RelationKeys& k) {
   const DType dt = pixels.dtype();
+  // The masks, indices and weights are built on the host; the ops need them on the pixels'
+  // device (CUDA inputs would otherwise fail the device checks).
+  const engine::Device dev = pixels.device();
   const int64_t p = pixels.size(0), s = candidates.size(0);
   std::vector<int64_t> rows;
   for (int64_t i = 0; i < p; ++i)
     if (k.pixel_key[i] >= 0) rows.push_back(i);
   const int64_t pr = int64_t(rows.size());
-  if (pr == 0) return engine::zeros({}, dt);
+  if (pr == 0) return engine::zeros({}, dt, dev);
   std::vector<double> pos(size_t(pr * s), 0.0), neg(size_t(pr * s), 0.0), own(size_t(pr * s), 0.0);
   std::vector<uint8_t> has_pos(size_t(pr), 0);
   std::vector<double> weight(static_cast<size_t>(pr));
@@ -40,8 +43,10 @@ Tensor relation_reference(const Tensor& pixels, const Tensor& candidates, const 
       has_pos[a] |= c == kPairPositive;
     }
   }
-  auto mat = [&](const std::vector<double>& v) { return Tensor::from_vector(v, {pr, s}).to(dt); };
-  Tensor idx = Tensor::from_vector(rows, {pr});
+  auto mat = [&](const std::vector<double>& v) {
+    return Tensor::from_vector(v, {pr, s}).to(dt).to(dev);
+  };
+  Tensor idx = Tensor::from_vector(rows, {pr}).to(dev);
   Tensor e = engine::index_select(pixels, 0, idx);
   const double kappa = k.concentration;
   // exp(κ(cos − 1)): the bound κ·cos ≤ κ as the shift keeps every term ≤ 1.
@@ -50,11 +55,11 @@ Tensor relation_reference(const Tensor& pixels, const Tensor& candidates, const 
   Tensor pos_sum = engine::sum(engine::mul(ex, mat(pos)), {1});
   Tensor neg_sum = engine::sum(engine::mul(ex, mat(neg)), {1});
   Tensor own_s = engine::sum(engine::mul(ex, mat(own)), {1});
-  Tensor cond = Tensor::from_vector(has_pos, {pr}).to(DType::boolean);
+  Tensor cond = Tensor::from_vector(has_pos, {pr}).to(DType::boolean).to(dev);
   Tensor num = engine::where(cond, pos_sum, own_s);
   Tensor den = engine::add(num, neg_sum);
   Tensor ell = engine::sub(engine::log(den), engine::log(num));
-  return engine::sum(engine::mul(ell, Tensor::from_vector(weight, {pr}).to(dt)));
+  return engine::sum(engine::mul(ell, Tensor::from_vector(weight, {pr}).to(dt).to(dev)));
 }
 
 void assign(RelationLosses& out, Relation r, const Tensor& v) {

@@ -42,6 +42,11 @@ void MemoryBank::push(const SegmentSet& batch, int64_t num_images) {
   {
     engine::autograd::NoGradGuard no_grad;
     e.set.prototypes = batch.prototypes.detach().clone();
+    // contents() concatenates the entries' prototypes, so they must share a device: entries
+    // restored onto another device (load_state) follow the newest batch, once.
+    for (Entry& old : entries_)
+      if (old.set.prototypes.device() != e.set.prototypes.device())
+        old.set.prototypes = old.set.prototypes.to(e.set.prototypes.device());
   }
   e.set.label = cpu_copy(batch.label);
   e.set.image = cpu_copy(batch.image);
@@ -113,16 +118,17 @@ void MemoryBank::load_state(const std::map<std::string, Tensor>& state, engine::
                    name);
     Entry e;
     e.set.prototypes = get("prototypes")->to(engine::DType::f32).to(device).clone();
-    e.set.label = get("label")->to(engine::DType::i32).clone();
-    e.set.image = get("image")->to(engine::DType::i32).clone();
-    e.set.region = get("region")->to(engine::DType::i32).clone();
-    e.set.tags = get("tags")->to(engine::DType::i64).clone();
+    // Keys live on the CPU (contents() reads them on the host), wherever the state's are.
+    e.set.label = cpu_copy(get("label")->to(engine::DType::i32));
+    e.set.image = cpu_copy(get("image")->to(engine::DType::i32));
+    e.set.region = cpu_copy(get("region")->to(engine::DType::i32));
+    e.set.tags = cpu_copy(get("tags")->to(engine::DType::i64));
     int64_t s = e.set.prototypes.dim() == 2 ? e.set.prototypes.shape()[0] : -1;
     for (const Tensor* t : {&e.set.label, &e.set.image, &e.set.region, &e.set.tags})
       ENGINE_CHECK(t->dim() == 1 && t->numel() == s,
                    "MemoryBank::load_state: '{}*' keys {} do not match prototypes {}", p, t->desc(),
                    e.set.prototypes.desc());
-    e.num_images = get("num_images")->to(engine::DType::i64).data<int64_t>()[0];
+    e.num_images = get("num_images")->to_vector<int64_t>().at(0);
     loaded.push_back(std::move(e));
   }
   ENGINE_CHECK(static_cast<int>(loaded.size()) <= capacity_,

@@ -19,7 +19,9 @@ class MemoryBank {
 
   // Stores a detached copy of a batch's segments (call after the optimizer step); the oldest
   // batch drops out beyond capacity. `num_images` = images in that batch. prototypes_loc is not
-  // kept: the image-similarity relation uses only the current image's segments.
+  // kept: the image-similarity relation uses only the current image's segments. Stored
+  // prototypes on another device than the batch's (a bank restored with load_state elsewhere)
+  // are moved to the batch's device, so that every entry shares one device.
   void push(const SegmentSet& batch, int64_t num_images);
 
   // Every stored segment, newest batch first, for a current batch of `current_images` images:

@@ -28,8 +28,8 @@
 // ids (i32 [N, h, w], one device-to-host copy) are turned into segments there; the relation
 // keys are built on the host from the segment keys and uploaded by the fused loss. The memory
 // bank holds prototypes on the device they were computed on (keys on the CPU); a bank loaded
-// onto another device (MemoryBank::load_state's device) is moved to the embedding's device each
-// step, which is correct but costs a copy, so load it onto the training device.
+// onto another device (MemoryBank::load_state's device) is copied to the embedding's device for
+// each step until the next commit() moves its entries there, so load it onto the training device.
 #pragma once
 
 #include <cstdint>

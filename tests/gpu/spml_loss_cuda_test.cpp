@@ -209,6 +209,22 @@ TEST_F(SpmlLossCuda, RerunsAreBitIdentical) {
     for (double v : g) ASSERT_TRUE(std::isfinite(v));
 }
 
+TEST_F(SpmlLossCuda, ReferenceRunsOnCuda) {
+  // The unfused reference builds its masks on the host; with CUDA inputs it must put them on
+  // the device (bench_spml_cuda times it there). With and without memory.
+  for (uint32_t seed : {3u, 6u, 9u}) {
+    const int64_t memory = seed == 3 ? 0 : 11;
+    const Layout l = make_layout(seed, 4, 2, 5, 40 + seed, memory);
+    const LossInputs host = make_inputs(l, 8, 10, seed);
+    const LossConfig c = all_relations(4, seed % 2 == 1);
+    const std::string what = "seed " + std::to_string(seed);
+    Result gpu;
+    ASSERT_NO_THROW(gpu = evaluate(false, on(host, DType::f32, kCuda), c)) << what;
+    expect_close(gpu, evaluate(false, on(host, DType::f64, Device::cpu()), c), 3e-4,
+                 what + " reference CUDA vs CPU");
+  }
+}
+
 TEST_F(SpmlLossCuda, RejectsF64AndMixedDevices) {
   const Layout l = make_layout(3, 4, 2, 3, 20, 0);
   const LossInputs host = make_inputs(l, 8, 10, 3);

@@ -1,11 +1,12 @@
 // SPML training on a CUDA device against the CPU: SpmlObjective::compute with a CUDA embedding
 // and logits (same segments, per-relation losses, total, and gradients of the embedding and the
-// logits; a second step with the memory bank; a bank loaded onto the CPU), and three steps of a
-// tiny training loop (EmbeddingModel, SoftmaxClassifier, SpmlObjective, SGD) moved with
-// Module::to. Strict FP32 (TF32 off). Skipped without a GPU.
+// logits; a second step with the memory bank; a bank loaded onto the CPU, then committed to), and
+// three steps of a tiny training loop (EmbeddingModel, SoftmaxClassifier, SpmlObjective, SGD)
+// moved with Module::to. Strict FP32 (TF32 off). Skipped without a GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -208,8 +209,50 @@ TEST_F(TrainStepCuda, ObjectiveMatchesCpuWithMemoryBank) {
       StepResult g = run_step(restored, embedding, logits, a, kCuda);
       EXPECT_GT(g.r.num_memory_segments, 0);
       expect_same_step(g, c, std::string(preset) + " restored bank");
+      // After a commit the bank holds a CUDA batch next to the restored CPU ones: the next step
+      // must still see all of them (the bank's prototypes are concatenated, so on one device).
+      cpu.commit();
+      restored.commit();
+      Tensor embedding2 = clustered_embedding(42);
+      engine::Generator gen2(43);
+      Tensor logits2 = engine::randn({kN, kh, kw, kC}, gen2);
+      StepResult c2 = run_step(cpu, embedding2, logits2, a, Device::cpu());
+      StepResult g2 = run_step(restored, embedding2, logits2, a, kCuda);
+      expect_same_step(g2, c2, std::string(preset) + " restored bank after a commit");
     }
   }
+}
+
+// A bank restored onto the CPU, then pushed to from CUDA: contents() concatenates the entries,
+// so they must end up on one device (the newest batch's). Keys given on the device are kept on
+// the CPU, where contents() reads them.
+TEST_F(TrainStepCuda, MemoryBankRestoredElsewhereFollowsPushes) {
+  auto segment_set = [](int64_t s, uint64_t seed, Device device) {
+    engine::Generator gen(seed);
+    SegmentSet set;
+    set.prototypes = engine::l2_normalize(engine::randn({s, 4}, gen), -1).to(device);
+    set.label = Tensor::from_vector(std::vector<int32_t>(size_t(s), 1), {s}).to(device);
+    set.image = Tensor::from_vector(std::vector<int32_t>(size_t(s), 0), {s}).to(device);
+    set.region = Tensor::from_vector(std::vector<int32_t>(size_t(s), 0), {s}).to(device);
+    set.tags = Tensor::from_vector(std::vector<int64_t>(size_t(s), 2), {s}).to(device);
+    return set;
+  };
+  MemoryBank source(2);
+  source.push(segment_set(3, 1, Device::cpu()), 1);
+  source.push(segment_set(2, 2, Device::cpu()), 1);
+  std::map<std::string, Tensor> state = source.state();
+  for (auto& [name, t] : state) t = t.to(kCuda);  // keys on the device too
+
+  MemoryBank bank(2);
+  bank.load_state(state);  // prototypes onto the CPU
+  EXPECT_TRUE(bank.contents(1).prototypes.device().is_cpu());
+  bank.push(segment_set(4, 3, kCuda), 1);
+  SegmentSet all;
+  ASSERT_NO_THROW(all = bank.contents(1));
+  EXPECT_EQ(all.size(), 4 + 2);
+  EXPECT_EQ(all.prototypes.device(), kCuda);
+  EXPECT_EQ(all.label.to_vector<int32_t>(), std::vector<int32_t>(6, 1));
+  EXPECT_EQ(all.image.to_vector<int32_t>(), (std::vector<int32_t>{1, 1, 1, 1, 2, 2}));
 }
 
 TEST_F(TrainStepCuda, LogitsOnAnotherDeviceAreRejected) {
