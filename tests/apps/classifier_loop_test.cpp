@@ -24,14 +24,17 @@
 #include "engine/io/safetensors.h"
 #include "support/densepose_fixture.h"
 #include "support/expect_error.h"
+#include "support/process_scratch.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using engine::Tensor;
 
-std::string scratch() {
-  return std::string(ENGINE_TEST_SCRATCH) + "/classifier_loop";
+const std::string& scratch() {
+  static const std::string dir =
+      engine::testing::process_scratch(ENGINE_TEST_SCRATCH, "classifier_loop");
+  return dir;
 }
 
 const std::string& dataset_root() {

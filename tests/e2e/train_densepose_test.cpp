@@ -22,6 +22,7 @@
 #include "engine/tensor.h"
 #include "tests/support/densepose_fixture.h"
 #include "tests/support/expect_error.h"
+#include "tests/support/process_scratch.h"
 
 namespace {
 
@@ -30,9 +31,8 @@ using engine::Tensor;
 
 const std::string& dataset_root() {
   static const std::string root = [] {
-    // One folder per process: ctest -j runs this file's tests in parallel processes.
     const std::string r =
-        std::string(ENGINE_TEST_SCRATCH) + "/train_densepose_e2e/data-" + std::to_string(getpid());
+        engine::testing::process_scratch(ENGINE_TEST_SCRATCH, "train_densepose_e2e_data");
     engine::testing::write_tiny_densepose(r, 8, 56, 64, 12345, /*with_regions=*/true);
     return r;
   }();
