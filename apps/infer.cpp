@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/device_choice.h"
 #include "data/image_io.h"
 #include "data/list_file.h"
 #include "data/npy.h"
@@ -65,6 +66,7 @@ std::array<int64_t, 4> parse_blocks(const std::string& text) {
 int main(int argc, char** argv) {
   std::string root, split, image_dir = "JPEGImages", images_dir, out_dir, weights, arch = "deeplab",
                            stem = "deep", blocks = "3,4,23,3";
+  std::string device = "cpu";
   std::vector<std::string> files;
   int64_t width = 64, embedding_dim = 0, psp_width = 512, num_classes = 0, size = 0;
   int output_stride = 8;
@@ -123,6 +125,8 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--save-embedding", save_embedding, "Write <id>.embedding.npy");
   app.add_flag("--save-logits", save_logits, "Write <id>.logits.npy (needs --num-classes)");
+  app.add_option("--device", device, "Where the network runs: cpu, cuda or cuda:N")
+      ->capture_default_str();
   app.add_flag("--quiet", quiet, "No progress bar");
   CLI11_PARSE(app, argc, argv);
 
@@ -130,6 +134,7 @@ int main(int argc, char** argv) {
     ENGINE_CHECK(num_classes > 0 || save_embedding,
                  "nothing to write: give --num-classes (predictions) or --save-embedding");
     ENGINE_CHECK(!save_logits || num_classes > 0, "--save-logits needs --num-classes");
+    const engine::Device dev = apps::choose_device(device, "infer");
 
     // --- inputs ---
     std::vector<Input> inputs;
@@ -190,6 +195,8 @@ int main(int argc, char** argv) {
     }
     model.eval();
     if (classifier) classifier->eval();
+    model.to(dev);
+    if (classifier) classifier->to(dev);
     if (!quiet) std::fprintf(stderr, "weights: %s\n", report.summary().c_str());
 
     std::error_code ec;
@@ -209,13 +216,14 @@ int main(int argc, char** argv) {
         x = engine::resize_bilinear(x, std::max<int64_t>(1, std::llround(double(h) * s)),
                                     std::max<int64_t>(1, std::llround(double(w) * s)), false);
       }
-      models::EmbeddingOutput y = model.forward(x);
+      models::EmbeddingOutput y = model.forward(x.to(dev));
       const fs::path base = fs::path(out_dir) / in.id;
       if (save_embedding)
-        data::write_npy(base.string() + ".embedding.npy", y.embedding.select(0, 0));
+        data::write_npy(base.string() + ".embedding.npy",
+                        y.embedding.to(engine::Device::cpu()).select(0, 0));
       if (classifier) {
         engine::Tensor logits = classifier->forward(y.embedding);
-        logits = engine::resize_bilinear(logits, h, w, false);
+        logits = engine::resize_bilinear(logits, h, w, false).to(engine::Device::cpu());
         if (save_logits) data::write_npy(base.string() + ".logits.npy", logits.select(0, 0));
         engine::Tensor pred = engine::argmax(logits, -1).select(0, 0).to(engine::DType::u8);
         data::write_label_png(base.string() + ".png", pred);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/device_choice.h"
 #include "apps/common/overlay.h"
 #include "apps/common/predict_modes.h"
 #include "apps/common/stage1_model.h"
@@ -205,6 +206,7 @@ int main(int argc, char** argv) {
   std::string run, root, split, image_dir = "JPEGImages", images_dir, out_dir,
                                 mode_name = "softmax", memory_file, memory_list, memory_labels,
                                 memory_root;
+  std::string device = "cpu";
   std::vector<std::string> files;
   std::vector<double> scales{0.5, 0.75, 1.0, 1.25, 1.5};
   int64_t size = -1, window = -1, step = -1;
@@ -314,17 +316,23 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000));
   app.add_option("--threads", threads, "OpenMP threads (0: the runtime's default)")
       ->check(CLI::Range(0, 1024));
+  app.add_option("--device", device,
+                 "Where the network runs: cpu, cuda or cuda:N (post-processing stays on the CPU)")
+      ->capture_default_str();
   app.add_flag("--quiet", quiet, "No progress bar and no summary");
   CLI11_PARSE(app, argc, argv);
 
   try {
     if (threads > 0) omp_set_num_threads(threads);
+    const engine::Device dev = apps::choose_device(device, "predict");
     apps::Stage1 net = apps::load_stage1(run, step);
+    apps::move_to(net, dev);
     // Spec §7: longer side 640 and 24x24 clusters for DensePose, 512 and 12x12 for VOC.
     const bool densepose = net.config.dataset == "densepose";
     if (size < 0) size = densepose ? 640 : 512;
     if (grid == 0) grid = densepose ? 24 : 12;
     apps::PredictOptions opt;
+    opt.crf_device = dev;
     opt.mode = apps::parse_predict_mode(mode_name);
     opt.size = size;
     opt.window = window;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/device_choice.h"
 #include "apps/common/pseudo_labels.h"
 #include "apps/common/signals.h"
 #include "apps/common/stage1_model.h"
@@ -77,6 +78,7 @@ engine::Tensor to_i32(const engine::Tensor& u8) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::string device = "cpu";
   std::string run, root, split, supervision, label_dir, out_dir, method, cam_dir, memory_labels,
       memory_file;
   int64_t window = -1, threads = 0, step = -1;
@@ -149,13 +151,18 @@ int main(int argc, char** argv) {
   app.add_flag("--gt-check", gt_check,
                "Print the pseudo-labels' mIoU against the dense ground truth (VOC: ROOT/segcls; "
                "DensePose: segcls/densepose/gray), for the images that have one");
+  app.add_option("--device", device,
+                 "Where the network runs: cpu, cuda or cuda:N (post-processing stays on the CPU)")
+      ->capture_default_str();
   app.add_flag("--quiet", quiet, "No progress bar");
   CLI11_PARSE(app, argc, argv);
 
   try {
     if (threads > 0) omp_set_num_threads(int(threads));
     apps::install_stop_handler();
+    const engine::Device dev = apps::choose_device(device, "pseudo_label");
     apps::Stage1 net = apps::load_stage1(run, step);
+    apps::move_to(net, dev);
     const bool densepose = net.config.dataset == "densepose";
     if (method.empty()) method = densepose ? "densepose-rw" : "rw";
     ENGINE_CHECK(densepose == (method == "densepose-rw"),
@@ -209,6 +216,7 @@ int main(int argc, char** argv) {
                  ds.num_classes(), num_classes);
 
     apps::PseudoLabelOptions opt;
+    opt.device = dev;
     opt.crf = !no_crf;
     opt.window = window < 0 ? net.config.crop : window;
     opt.restore_unlabeled = restore_unlabeled;

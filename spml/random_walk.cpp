@@ -5,7 +5,9 @@
 
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/ops/elementwise.h"
 #include "engine/ops/linalg.h"
+#include "engine/ops/reduce.h"
 #include "engine/ops/resize.h"
 
 namespace spml {
@@ -35,6 +37,28 @@ Tensor normalized_rows(const Tensor& view, int64_t n, int64_t d) {
   return e;
 }
 
+// The walk's matrix from views on a CUDA device: the CPU path's arithmetic as engine ops there
+// (cuBLAS GEMM for the cosines, element-wise kernels); the column sums are f32 sums, not f64.
+Tensor device_transition(const std::vector<Tensor>& views, const RandomWalkConfig& config,
+                         int64_t n, int64_t d) {
+  Tensor a;
+  const double inv_views = 1.0 / double(views.size());
+  for (const Tensor& v : views) {
+    Tensor e = v.contiguous().reshape({n, d});
+    const Tensor norm = engine::sqrt(engine::sum(e * e, {1}, true));
+    // A zero row stays zero, as in normalized_rows.
+    e = e / engine::maximum(norm, engine::scalar_like(1e-30, norm));
+    const Tensor g = engine::matmul(e, e.transpose(0, 1));
+    const Tensor aff = engine::mul(engine::exp(engine::mul(g - 1.0, config.beta)), inv_views);
+    a = a.defined() ? a + aff : aff;
+  }
+  a = engine::pow(a, double(config.power));
+  const Tensor colsum = engine::sum(a, {0}, true);
+  const Tensor inv = engine::where(engine::gt(colsum, 0.0), engine::div(1.0, colsum),
+                                   engine::scalar_like(0.0, colsum));
+  return a * inv;
+}
+
 }  // namespace
 
 Tensor random_walk_transition(const std::vector<Tensor>& views, const RandomWalkConfig& config) {
@@ -44,9 +68,8 @@ Tensor random_walk_transition(const std::vector<Tensor>& views, const RandomWalk
                "random_walk_transition: bad config (beta {}, power {}, squarings {})", config.beta,
                config.power, config.squarings);
   const Tensor& v0 = views[0];
-  ENGINE_CHECK(v0.defined() && v0.dim() == 3 && v0.dtype() == engine::DType::f32 &&
-                   v0.device() == engine::Device::cpu(),
-               "random_walk_transition: view 0 must be CPU f32 [h, w, D], got {}", describe(v0));
+  ENGINE_CHECK(v0.defined() && v0.dim() == 3 && v0.dtype() == engine::DType::f32,
+               "random_walk_transition: view 0 must be f32 [h, w, D], got {}", describe(v0));
   const int64_t h = v0.shape()[0], w = v0.shape()[1], d = v0.shape()[2], n = h * w;
   ENGINE_CHECK(n >= 1 && d >= 1, "random_walk_transition: empty view {}", v0.desc());
   ENGINE_CHECK(n <= kRandomWalkMaxPixels,
@@ -54,15 +77,19 @@ Tensor random_walk_transition(const std::vector<Tensor>& views, const RandomWalk
                "resize the embedding to 1/8 of the image first",
                h, w, n, kRandomWalkMaxPixels);
   engine::autograd::NoGradGuard no_grad;
+  for (size_t vi = 1; vi < views.size(); ++vi) {
+    const Tensor& v = views[vi];
+    ENGINE_CHECK(v.defined() && v.dtype() == engine::DType::f32 && v.shape() == v0.shape() &&
+                     v.device() == v0.device(),
+                 "random_walk_transition: view {} must be f32 {} on {} like view 0, got {}", vi,
+                 v0.desc(), v0.device().str(), describe(v));
+  }
+  if (v0.device().is_cuda()) return device_transition(views, config, n, d);
   Tensor a = Tensor::empty({n, n});
   float* ap = a.data<float>();
   const float inv_views = 1.0f / static_cast<float>(views.size());
   for (size_t vi = 0; vi < views.size(); ++vi) {
     const Tensor& v = views[vi];
-    ENGINE_CHECK(v.defined() && v.dtype() == engine::DType::f32 && v.shape() == v0.shape() &&
-                     v.device() == engine::Device::cpu(),
-                 "random_walk_transition: view {} must be CPU f32 {} like view 0, got {}", vi,
-                 v0.desc(), describe(v));
     Tensor e = normalized_rows(v, n, d);
     Tensor g = engine::matmul(e, e.transpose(0, 1));  // cosines [N, N]
     const float* gp = g.data<float>();
@@ -104,9 +131,9 @@ Tensor random_walk(const std::vector<Tensor>& views, const Tensor& scores,
   const int64_t h = views[0].shape()[0], w = views[0].shape()[1];
   ENGINE_CHECK(scores.defined() && scores.dim() == 3 && scores.dtype() == engine::DType::f32 &&
                    scores.shape()[0] == h && scores.shape()[1] == w &&
-                   scores.device() == engine::Device::cpu(),
-               "random_walk: scores must be CPU f32 [{}, {}, C] like the embedding, got {}", h, w,
-               describe(scores));
+                   scores.device() == views[0].device(),
+               "random_walk: scores must be f32 [{}, {}, C] on the embedding's device ({}), got {}",
+               h, w, views[0].device().str(), describe(scores));
   const int64_t c = scores.shape()[2];
   ENGINE_CHECK(c >= 1, "random_walk: scores have no classes: {}", scores.desc());
   engine::autograd::NoGradGuard no_grad;

@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "engine/device.h"
 #include "engine/error.h"
 
 namespace apps {
@@ -61,6 +62,8 @@ std::vector<Field> fields(ClassifierConfig& c) {
       {"seed", &c.seed, "seed of data order, augmentation, initialization and dropout"},
       {"loader_threads", &c.loader_threads, "data loading threads"},
       {"threads", &c.threads, "compute threads (0 = all cores)"},
+      {"device", &c.device,
+       "cpu, cuda or cuda:N (the frozen network's forward and the classifier on the GPU)"},
       {"run_dir", &c.run_dir, "run folder (config, network settings, metrics, checkpoints)"},
       {"resume", &c.resume,
        "continue the classifier run in this folder from its latest checkpoint"},
@@ -226,6 +229,7 @@ void validate(const ClassifierConfig& c) {
   ENGINE_CHECK(c.loader_threads >= 1, "{}: loader_threads must be >= 1, got {}", w,
                c.loader_threads);
   ENGINE_CHECK(c.threads >= 0, "{}: threads must be >= 0, got {}", w, c.threads);
+  engine::Device::parse(c.device);  // throws naming the accepted spellings
   ENGINE_CHECK(c.checkpoint_every > 0 && c.keep_checkpoints > 0,
                "{}: checkpoint_every and keep_checkpoints must be > 0", w);
   ENGINE_CHECK(c.stop_after >= 0, "{}: stop_after must be >= 0, got {}", w, c.stop_after);

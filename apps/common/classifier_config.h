@@ -50,6 +50,8 @@ struct ClassifierConfig {
   uint64_t seed = 235;  // data order, augmentation, classifier init and dropout
   int64_t loader_threads = 4;
   int64_t threads = 0;  // OpenMP threads for compute; 0 = the runtime's default
+  // Where the frozen network's forward, the classifier and its optimizer run: cpu, cuda, cuda:N.
+  std::string device = "cpu";
   // --- run folder ---
   std::string run_dir = "runs/train_classifier";
   std::string resume;  // a classifier run folder: continue from its latest checkpoint

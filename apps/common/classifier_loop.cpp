@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "apps/common/config.h"
+#include "apps/common/device_choice.h"
 #include "apps/common/run_folder.h"
 #include "apps/common/signals.h"
 #include "apps/common/stage1_model.h"
@@ -28,6 +29,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/log.h"
 #include "engine/ops/loss.h"
+#include "engine/ops/reduce.h"
 #include "engine/ops/resize.h"
 #include "engine/optim/lr_schedule.h"
 #include "engine/optim/sgd.h"
@@ -109,21 +111,19 @@ Tensor make_target(const Tensor& labels, const Tensor& valid, int num_classes) {
   return target;
 }
 
-// Fraction of non-ignored pixels whose argmax over the last dim of `scores` (f32 [N, H, W, C])
-// equals the target; NaN when every pixel is ignored.
-double pixel_accuracy(const Tensor& scores, const Tensor& target) {
-  Tensor s = scores.contiguous();
-  const int64_t c = s.size(-1), n = target.numel();
-  const float* p = s.data<float>();
+// Fraction of non-ignored pixels whose predicted class (i64 [N, H, W], CPU) equals the target
+// (i32 [N, H, W], CPU); NaN when every pixel is ignored.
+double pixel_accuracy(const Tensor& predicted, const Tensor& target) {
+  Tensor pred = predicted.contiguous();
+  const int64_t n = target.numel();
+  const int64_t* p = pred.data<int64_t>();
   const int32_t* t = target.data<int32_t>();
   int64_t counted = 0, correct = 0;
 #pragma omp parallel for schedule(static) reduction(+ : counted, correct) if (n > 16384)
   for (int64_t i = 0; i < n; ++i) {
     if (t[i] == 255) continue;
-    const float* row = p + i * c;
-    const int64_t best = std::max_element(row, row + c) - row;
     ++counted;
-    correct += best == t[i];
+    correct += p[i] == t[i];
   }
   return counted == 0 ? std::nan("") : double(correct) / double(counted);
 }
@@ -187,6 +187,8 @@ ClassifierOutcome train_classifier(const ClassifierConfig& given) {
   }
   validate(c);
   if (c.threads > 0) omp_set_num_threads(int(c.threads));
+  // Before any folder is written: a missing device must not leave a half-made run behind.
+  const engine::Device device = choose_device(c.device, "train_classifier");
 
   ResumeState resume;
   Stage1 net;
@@ -236,6 +238,9 @@ ClassifierOutcome train_classifier(const ClassifierConfig& given) {
 
   models::SoftmaxClassifier classifier(net.config.embedding_dim, num_classes, c.dropout,
                                        c.seed + 2);
+  // Before the optimizer and any resume: later loads copy into the device storage in place.
+  net.model->to(device);
+  classifier.to(device);
   models::SpmlParamGroupsOptions po;
   po.weight_decay = c.weight_decay;
   po.momentum = c.momentum;
@@ -325,13 +330,13 @@ ClassifierOutcome train_classifier(const ClassifierConfig& given) {
     Tensor embedding;
     {
       engine::autograd::NoGradGuard no_grad;
-      embedding = net.model->forward(data::normalize_images(images)).embedding;
+      embedding = net.model->forward(data::normalize_images(images).to(device)).embedding;
     }
     Tensor logits = classifier.forward(embedding);
     const int64_t H = batch->labels.size(1), W = batch->labels.size(2);
     Tensor up = engine::resize_bilinear(logits, H, W, /*align_corners=*/false);
     Tensor target = make_target(batch->labels, batch->valid, num_classes);
-    Tensor loss_t = engine::cross_entropy(up, target, 255, engine::Reduction::mean);
+    Tensor loss_t = engine::cross_entropy(up, target.to(device), 255, engine::Reduction::mean);
     const double loss = loss_t.item();
     ENGINE_CHECK(std::isfinite(loss),
                  "train_classifier: the loss is {} at step {}; stopping. Last good checkpoint: {}",
@@ -339,7 +344,8 @@ ClassifierOutcome train_classifier(const ClassifierConfig& given) {
     sgd.zero_grad();
     loss_t.backward();
     sgd.step();
-    const double accuracy = pixel_accuracy(up.detach(), target);
+    const double accuracy =
+        pixel_accuracy(engine::argmax(up.detach(), -1).to(engine::Device::cpu()), target);
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
@@ -356,7 +362,7 @@ ClassifierOutcome train_classifier(const ClassifierConfig& given) {
          << ", \"pixel_accuracy\": " << fmt_double(s.pixel_accuracy)
          << ", \"lr\": " << fmt_double(s.lr) << ", \"images_per_s\": " << fmt_double(s.images_per_s)
          << ", \"cpu_rss_bytes\": " << mem.rss << ", \"cpu_peak_rss_bytes\": " << mem.peak_rss
-         << "}";
+         << gpu_memory_fields(device) << "}";
     folder->append_metrics(line.str());
     outcome.steps_done = s.step;
     ++run_steps;

@@ -34,9 +34,15 @@ std::vector<int64_t> window_starts(int64_t padded, int64_t window) {
   return starts;
 }
 
-// Runs `net` (normalized image [1, h, w, 3] -> per-pixel output [1, h, w, K] at the input size)
-// over the view and returns [sH, sW, K] aligned with the scaled image.
-Tensor run_view(const Tensor& rgb, const View& view, int64_t window,
+// Where the model's parameters are (the CPU for a model without any).
+engine::Device device_of(const models::EmbeddingModel& model) {
+  const std::vector<Tensor> params = model.parameters();
+  return params.empty() ? engine::Device::cpu() : params.front().device();
+}
+
+// Runs `net` (normalized image [1, h, w, 3] on `device` -> per-pixel output [1, h, w, K] at the
+// input size) over the view and returns [sH, sW, K] on the CPU, aligned with the scaled image.
+Tensor run_view(const Tensor& rgb, const View& view, int64_t window, engine::Device device,
                 const std::function<Tensor(const Tensor&)>& net) {
   ENGINE_CHECK(rgb.dim() == 3 && rgb.size(2) == 3 && rgb.dtype() == engine::DType::u8,
                "dense view: expected an RGB image u8 [H, W, 3], got {}", rgb.desc());
@@ -50,7 +56,7 @@ Tensor run_view(const Tensor& rgb, const View& view, int64_t window,
   if (sh != h || sw != w) x = engine::resize_bilinear(x, sh, sw, false);
   if (view.flip) x = flip_width(x.select(0, 0)).unsqueeze(0);
   if (window <= 0) {
-    Tensor y = net(x).select(0, 0);
+    Tensor y = net(x.to(device)).to(engine::Device::cpu()).select(0, 0);
     return view.flip ? flip_width(y) : y.contiguous();
   }
   const int64_t ph = std::max(sh, window), pw = std::max(sw, window);
@@ -59,7 +65,7 @@ Tensor run_view(const Tensor& rgb, const View& view, int64_t window,
   for (int64_t y0 : window_starts(ph, window)) {
     for (int64_t x0 : window_starts(pw, window)) {
       Tensor crop = x.narrow(1, y0, window).narrow(2, x0, window).contiguous();
-      Tensor out = net(crop).select(0, 0);
+      Tensor out = net(crop.to(device)).to(engine::Device::cpu()).select(0, 0);
       if (!sum.defined()) sum = engine::zeros({ph, pw, out.size(2)}, engine::DType::f32);
       Tensor dst = sum.narrow(0, y0, window).narrow(1, x0, window);
       Tensor cnt = count.narrow(0, y0, window).narrow(1, x0, window);
@@ -106,14 +112,15 @@ Tensor flip_width(const Tensor& hwc) {
 
 Tensor embed_view(models::EmbeddingModel& model, const Tensor& rgb, const View& view,
                   int64_t window) {
-  Tensor e = run_view(rgb, view, window, [&](const Tensor& x) { return embed_as_input(model, x); });
+  Tensor e = run_view(rgb, view, window, device_of(model),
+                      [&](const Tensor& x) { return embed_as_input(model, x); });
   // Averaging overlapping windows shortens vectors; bring them back to the sphere.
   return window > 0 ? engine::l2_normalize(e, -1) : e;
 }
 
 Tensor logits_view(models::EmbeddingModel& model, models::SoftmaxClassifier& classifier,
                    const Tensor& rgb, const View& view, int64_t window) {
-  return run_view(rgb, view, window,
+  return run_view(rgb, view, window, device_of(model),
                   [&](const Tensor& x) { return classifier.forward(embed_as_input(model, x)); });
 }
 

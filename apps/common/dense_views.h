@@ -13,7 +13,9 @@
 // window = 0 runs the whole (unpadded) image in one pass.
 //
 // Everything runs without autograd; the modules must be in eval mode (BN running statistics).
-// Shapes are NHWC without the batch dim; all tensors are CPU.
+// Shapes are NHWC without the batch dim. Inputs and outputs are CPU tensors; the network runs on
+// the device that holds the model's parameters (each window goes there and its output comes
+// back), so a model moved with Module::to(cuda) runs its forward passes on the GPU.
 #pragma once
 
 #include <cstdint>

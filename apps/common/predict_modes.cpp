@@ -349,7 +349,8 @@ Prediction predict_image(Stage1& net, const Tensor& rgb, const PredictOptions& o
       return p;
     }
   }
-  if (uses_crf(o.mode)) p.probs = spml::dense_crf(p.probs, rgb, o.crf);
+  if (uses_crf(o.mode))
+    p.probs = spml::dense_crf(p.probs.to(o.crf_device), rgb, o.crf).to(engine::Device::cpu());
   p.labels = argmax_u8(p.probs);
   return p;
 }

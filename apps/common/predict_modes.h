@@ -64,6 +64,9 @@ struct PredictOptions {
   // knn: 12×12 clusters and 10 iterations for VOC; DensePose uses grid = 24 (spec §2.2).
   spml::KMeansConfig kmeans{.grid = 12, .iterations = 10};
   spml::KnnConfig knn;  // top-20
+  // Where the dense CRF runs (the app passes its --device; inputs and results stay on the CPU).
+  // The network runs wherever its parameters are.
+  engine::Device crf_device = engine::Device::cpu();
 };
 
 struct Prediction {

@@ -135,15 +135,20 @@ Tensor scores_to_label(const Tensor& scores, const Tensor& image,
                image.desc());
   ENGINE_CHECK(scores.size(2) <= 255, "scores_to_label: {} classes do not fit a u8 label",
                scores.size(2));
-  Tensor q = options.crf ? spml::dense_crf(scores, image, options.crf_config) : scores;
+  Tensor q = options.crf ? spml::dense_crf(scores.to(options.device), image, options.crf_config)
+                               .to(engine::Device::cpu())
+                         : scores;
   return spml::argmax_labels(q).to(DType::u8);
 }
 
 Tensor random_walk_label(const std::vector<Tensor>& walk_views, const Tensor& seeds,
                          const Tensor& image, const PseudoLabelOptions& options) {
   check_image(image, "random_walk_label");
-  Tensor s =
-      spml::random_walk_scores(walk_views, seeds, image.size(0), image.size(1), options.walk);
+  std::vector<Tensor> views;
+  for (const Tensor& v : walk_views) views.push_back(v.to(options.device));
+  Tensor s = spml::random_walk_scores(views, seeds.to(options.device), image.size(0), image.size(1),
+                                      options.walk)
+                 .to(engine::Device::cpu());
   return scores_to_label(s, image, options);
 }
 

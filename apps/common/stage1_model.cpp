@@ -65,4 +65,9 @@ Stage1 load_stage1(const std::string& run_dir, int64_t step) {
   return s;
 }
 
+void move_to(Stage1& net, engine::Device device) {
+  if (net.model) net.model->to(device);
+  if (net.classifier) net.classifier->to(device);
+}
+
 }  // namespace apps

@@ -35,4 +35,7 @@ struct Stage1 {
 // Errors name the folder or file and what is missing.
 Stage1 load_stage1(const std::string& run_dir, int64_t step = -1);
 
+// Moves the embedding network and the classifier (when loaded) to `device` (Module::to).
+void move_to(Stage1& net, engine::Device device);
+
 }  // namespace apps

@@ -13,6 +13,7 @@
 #include <optional>
 #include <sstream>
 
+#include "apps/common/device_choice.h"
 #include "apps/common/run_folder.h"
 #include "apps/common/signals.h"
 #include "apps/common/spml_step.h"
@@ -24,9 +25,6 @@
 #include "data/voc.h"
 #include "engine/device.h"
 #include "engine/error.h"
-#if ENGINE_WITH_CUDA
-#include "engine/kernels/runtime.h"
-#endif
 #include "engine/log.h"
 #include "engine/optim/lr_schedule.h"
 #include "engine/optim/sgd.h"
@@ -136,36 +134,6 @@ ResumeState read_state_json(const std::string& path) {
   return r;
 }
 
-#if ENGINE_WITH_CUDA
-constexpr bool kBuiltWithCuda = true;
-#else
-constexpr bool kBuiltWithCuda = false;
-#endif
-
-engine::Device training_device(const std::string& name) {
-  const engine::Device device = engine::Device::parse(name);
-  ENGINE_CHECK(device.is_cpu() || device.index < engine::cuda_device_count(),
-               "train: --device {} asked for, but {} CUDA device(s) are visible{}", name,
-               engine::cuda_device_count(),
-               kBuiltWithCuda ? "" : " (this build has no CUDA: configure with -DENGINE_CUDA=ON)");
-  return device;
-}
-
-// The caching allocator's bytes in use now and at peak since the last step's reset, as extra
-// metrics.jsonl fields; empty on the CPU.
-std::string gpu_memory_fields([[maybe_unused]] engine::Device device) {
-#if ENGINE_WITH_CUDA
-  if (device.is_cuda()) {
-    const auto s = engine::cuda::allocator_stats(device.index);
-    engine::cuda::reset_peak(device.index);
-    return ", \"gpu_bytes_in_use\": " + std::to_string(s.in_use) +
-           ", \"gpu_peak_bytes\": " + std::to_string(s.peak) +
-           ", \"gpu_reserved_bytes\": " + std::to_string(s.reserved);
-  }
-#endif
-  return {};
-}
-
 }  // namespace
 
 TrainOutcome train_spml(const TrainConfig& given) {
@@ -183,7 +151,7 @@ TrainOutcome train_spml(const TrainConfig& given) {
     run_dir = c.resume;
   }
   validate(c);
-  const engine::Device device = training_device(c.device);
+  const engine::Device device = choose_device(c.device, "train");
   if (c.threads > 0) omp_set_num_threads(int(c.threads));
 
   RunFolder folder(run_dir);

@@ -21,6 +21,7 @@
 #include "data/densepose.h"
 #include "data/image_io.h"
 #include "data/synthetic.h"
+#include "engine/device.h"
 #include "engine/io/safetensors.h"
 #include "support/densepose_fixture.h"
 #include "support/expect_error.h"
@@ -178,6 +179,16 @@ TEST(ClassifierLoop, MissingLabelDirectoryIsNamed) {
   c.labels = "no_such_pseudo_labels";
   engine::testing::expect_error([&] { apps::train_classifier(c); },
                                 {"pseudo-label directory 'no_such_pseudo_labels'", "data root"});
+}
+
+TEST(ClassifierLoop, MissingDeviceStopsBeforeWritingTheRun) {
+  apps::ClassifierConfig c = tiny_config("no_device", 2);
+  c.device = "cuda:" + std::to_string(engine::cuda_device_count());
+  engine::testing::expect_error([&] { apps::train_classifier(c); },
+                                {"train_classifier: --device " + c.device, "CUDA device(s)"});
+  EXPECT_FALSE(fs::exists(c.run_dir));
+  c.device = "gpu";
+  EXPECT_THROW(apps::validate(c), engine::Error);
 }
 
 TEST(ClassifierLoop, TrainsLoadsBackAndResumesExactly) {

@@ -12,6 +12,7 @@
 
 #include "data/image_io.h"
 #include "data/npy.h"
+#include "engine/device.h"
 #include "engine/io/safetensors.h"
 #include "models/embedding_model.h"
 
@@ -93,6 +94,19 @@ TEST(InferApp, WritesPredictionsLogitsAndEmbeddings) {
             1);
   EXPECT_NE(read_text(dir / "stderr.txt").find("backbone."), std::string::npos)
       << read_text(dir / "stderr.txt");
+
+  // A device this machine does not have is named before any output is written.
+  const std::string absent = "cuda:" + std::to_string(engine::cuda_device_count());
+  EXPECT_EQ(
+      run_infer(dir,
+                "--quiet --device " + absent + " --weights " + (dir / "w.safetensors").string() +
+                    " --blocks 1,1,1,1 --width 4 --embedding-dim 8 --num-classes 3 " +
+                    (dir / "images" / "img.png").string() + " --out " + (dir / "out3").string()),
+      1);
+  EXPECT_NE(read_text(dir / "stderr.txt").find("infer: --device " + absent + " asked for"),
+            std::string::npos)
+      << read_text(dir / "stderr.txt");
+  EXPECT_FALSE(fs::exists(dir / "out3"));
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "apps/common/train_loop.h"
 #include "data/image_io.h"
 #include "data/npy.h"
+#include "engine/device.h"
 #include "engine/io/safetensors.h"
 #include "engine/ops/factory.h"
 #include "engine/random.h"
@@ -435,6 +436,14 @@ TEST(PredictApp, WritesLabelMapsOverlaysProbabilitiesAndAKnnMemory) {
                                  " --mode knn --memory " + dir.string() + "/nope.safetensors"),
             0);
   EXPECT_NE(read_text(dir / "stderr.txt").find("nope.safetensors"), std::string::npos);
+  // A device this machine does not have is named.
+  const std::string absent = "cuda:" + std::to_string(engine::cuda_device_count());
+  EXPECT_NE(run_predict(dir, "--device " + absent + " --run " + run + " --root " + root +
+                                 " --split train --out " + (dir / "dev").string()),
+            0);
+  EXPECT_NE(read_text(dir / "stderr.txt").find("predict: --device " + absent + " asked for"),
+            std::string::npos)
+      << read_text(dir / "stderr.txt");
 }
 
 // A DensePose run builds its knn memory from the DensePose layout (spec §7, 24x24 grid by

@@ -21,6 +21,7 @@
 #include "data/image_io.h"
 #include "data/npy.h"
 #include "data/synthetic.h"
+#include "engine/device.h"
 #include "engine/io/safetensors.h"
 #include "engine/ops/factory.h"
 #include "engine/random.h"
@@ -447,6 +448,15 @@ TEST(PseudoLabelApp, WritesLabelsListAndKnnMemory) {
                              " --run " + run + " --out " + (dir / "cam_out").string()),
             1);
   EXPECT_NE(read_text(dir / "stderr.txt").find("train_000000.npy"), std::string::npos)
+      << read_text(dir / "stderr.txt");
+
+  // A device this machine does not have is named.
+  const std::string absent = "cuda:" + std::to_string(engine::cuda_device_count());
+  EXPECT_EQ(run_app(dir, "--quiet --device " + absent + " --run " + run + " --out " +
+                             (dir / "dev_out").string()),
+            1);
+  EXPECT_NE(read_text(dir / "stderr.txt").find("pseudo_label: --device " + absent + " asked for"),
+            std::string::npos)
       << read_text(dir / "stderr.txt");
 }
 

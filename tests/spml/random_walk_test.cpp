@@ -92,7 +92,7 @@ TEST(RandomWalk, RejectsBadInputs) {
   Tensor e = two_region_embedding(4, 12, 8);
   Tensor bad = Tensor::empty({4, 11, 2});
   engine::testing::expect_error([&] { spml::random_walk({e}, bad); },
-                                "scores must be CPU f32 [4, 12, C]");
+                                "scores must be f32 [4, 12, C] on the embedding's device");
   Tensor big = Tensor::empty({200, 200, 2});
   engine::testing::expect_error([&] { spml::random_walk_transition({big}); },
                                 "exceeds the dense-walk limit");

@@ -1,0 +1,223 @@
+// Stage 2 with the network on a CUDA device against the same work on the CPU: the dense views of
+// predict and pseudo_label (sliding windows, scales, flips) of a tiny network moved to the GPU,
+// and apps::train_classifier --device cuda from a tiny stage-1 run (losses, accuracy, GPU memory
+// fields, resume on the device). Strict FP32 (TF32 off). Skipped without a GPU.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "apps/common/classifier_config.h"
+#include "apps/common/classifier_loop.h"
+#include "apps/common/config.h"
+#include "apps/common/dense_views.h"
+#include "apps/common/train_loop.h"
+#include "data/synthetic.h"
+#include "engine/error.h"
+#include "models/embedding_model.h"
+#include "spml/random_walk.h"
+#include "tests/gpu/cuda_test_util.h"
+#include "tests/support/process_scratch.h"
+
+#if ENGINE_WITH_CUDA
+#include "engine/kernels/runtime.h"
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+using engine::Tensor;
+
+class Stage2Cuda : public engine::testing::CudaTest {
+ protected:
+  void SetUp() override {
+    engine::testing::CudaTest::SetUp();
+    if (IsSkipped()) return;
+#if ENGINE_WITH_CUDA
+    saved_ = engine::cuda::math_flags();
+    engine::cuda::MathFlags f = saved_;
+    f.allow_tf32 = false;
+    engine::cuda::set_math_flags(f);
+#endif
+  }
+  void TearDown() override {
+#if ENGINE_WITH_CUDA
+    if (!IsSkipped()) engine::cuda::set_math_flags(saved_);
+#endif
+  }
+
+ private:
+#if ENGINE_WITH_CUDA
+  engine::cuda::MathFlags saved_;
+#endif
+};
+
+const std::string& scratch() {
+  static const std::string dir = engine::testing::process_scratch(ENGINE_TEST_SCRATCH, "stage2");
+  return dir;
+}
+
+Tensor test_image(int64_t h, int64_t w) {
+  std::vector<uint8_t> px(size_t(h * w * 3));
+  for (size_t i = 0; i < px.size(); ++i) px[i] = uint8_t((i * 37 + i / 7) % 251);
+  return Tensor::from_vector(px, {h, w, 3});
+}
+
+TEST_F(Stage2Cuda, DenseViewsMatchTheCpu) {
+  models::EmbeddingModelConfig cfg;
+  cfg.backbone.blocks = {1, 1, 1, 1};
+  cfg.backbone.stem = models::Stem::deep;
+  cfg.backbone.output_stride = 8;
+  cfg.backbone.width = 4;
+  cfg.embedding_dim = 8;
+  cfg.aspp_rates = {1, 2};
+  models::EmbeddingModel model(cfg);
+  models::SoftmaxClassifier classifier(8, 3, 0.65, 7);
+  model.eval();
+  classifier.eval();
+  const Tensor rgb = test_image(37, 45);
+  const std::vector<apps::View> views = {{1.0, false}, {0.75, true}, {1.25, false}};
+  const std::vector<int64_t> windows = {0, 24};
+
+  std::vector<Tensor> cpu_embed, cpu_logits;
+  for (const apps::View& v : views)
+    for (int64_t w : windows) {
+      cpu_embed.push_back(apps::embed_view(model, rgb, v, w));
+      cpu_logits.push_back(apps::logits_view(model, classifier, rgb, v, w));
+    }
+  model.to(engine::Device::cuda(0));
+  classifier.to(engine::Device::cuda(0));
+  size_t k = 0;
+  for (const apps::View& v : views)
+    for (int64_t w : windows) {
+      const std::string what = "scale " + std::to_string(v.scale) + (v.flip ? " flipped" : "") +
+                               ", window " + std::to_string(w);
+      Tensor e = apps::embed_view(model, rgb, v, w);
+      Tensor l = apps::logits_view(model, classifier, rgb, v, w);
+      EXPECT_TRUE(e.device().is_cpu()) << what;
+      EXPECT_TRUE(l.device().is_cpu()) << what;
+      engine::testing::expect_close(e, cpu_embed[k], 1e-4, 1e-3, ("embedding, " + what).c_str());
+      engine::testing::expect_close(l, cpu_logits[k], 1e-4, 1e-3, ("logits, " + what).c_str());
+      ++k;
+    }
+}
+
+Tensor uniform(engine::Shape shape, uint32_t seed, double lo, double hi) {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  std::vector<float> v(static_cast<size_t>(n));
+  uint32_t x = seed;
+  for (float& f : v) {
+    x = x * 1664525u + 1013904223u;
+    f = float(lo + (hi - lo) * double(x >> 8) / double(1u << 24));
+  }
+  return Tensor::from_vector(v, shape);
+}
+
+TEST_F(Stage2Cuda, RandomWalkMatchesTheCpu) {
+  // Two views of a 12×10 walk (one pixel's embedding zero in the first view), three classes.
+  Tensor v0 = uniform({12, 10, 8}, 1, -1, 1), v1 = uniform({12, 10, 8}, 2, -1, 1);
+  for (int k = 0; k < 8; ++k) v0.data<float>()[5 * 10 * 8 + 3 * 8 + k] = 0.0f;
+  const Tensor seeds = uniform({12, 10, 3}, 3, 0, 1);
+  spml::RandomWalkConfig cfg;
+  cfg.beta = 2.0f;  // softer than the spec's 5, so that many pixels exchange mass
+  cfg.power = 3;
+  const Tensor t_cpu = spml::random_walk_transition({v0, v1}, cfg);
+  const Tensor s_cpu = spml::random_walk_scores({v0, v1}, seeds, 40, 33, cfg);
+  const engine::Device gpu = engine::Device::cuda(0);
+  const Tensor t_gpu = spml::random_walk_transition({v0.to(gpu), v1.to(gpu)}, cfg);
+  const Tensor s_gpu =
+      spml::random_walk_scores({v0.to(gpu), v1.to(gpu)}, seeds.to(gpu), 40, 33, cfg);
+  EXPECT_TRUE(t_gpu.device().is_cuda());
+  engine::testing::expect_close(t_gpu, t_cpu, 1e-6, 1e-4, "transition");
+  engine::testing::expect_close(s_gpu, s_cpu, 1e-6, 1e-3, "scores after 64 steps");
+  EXPECT_THROW(spml::random_walk({v0.to(gpu)}, seeds, cfg), engine::Error);
+}
+
+// A 6-step stage-1 run on the CPU, made once per process.
+const std::string& stage1_run() {
+  static const std::string run = [] {
+    const std::string root = scratch() + "/data";
+    fs::create_directories(root);
+    data::SyntheticDatasetSpec spec;
+    spec.root = root;
+    spec.seed = 11;
+    spec.num_train = 8;
+    spec.num_val = 2;
+    spec.config.height = 40;
+    spec.config.width = 48;
+    spec.config.num_classes = 3;
+    spec.config.overseg.min_size = 10;
+    data::write_synthetic_dataset(spec, 2, false);
+    apps::TrainConfig c;
+    c.data_root = root;
+    c.supervision = "scribble";
+    c.blocks = {1, 1, 1, 1};
+    c.width = 8;
+    c.embedding_dim = 8;
+    c.aspp_rates = {1, 2};
+    c.crop = 32;
+    c.batch_size = 4;
+    c.loader_threads = 1;
+    c.iterations = 6;
+    c.warmup_iters = 0;
+    c.lr = 0.01;
+    c.progress = false;
+    c.run_dir = scratch() + "/stage1";
+    apps::train_spml(c);
+    return c.run_dir;
+  }();
+  return run;
+}
+
+apps::ClassifierConfig classifier_config(const std::string& name, const std::string& device) {
+  apps::ClassifierConfig c;
+  c.run = stage1_run();
+  c.labels = "segcls";  // the full ground truth stands in for pseudo-labels
+  c.crop = 32;
+  c.batch_size = 4;
+  c.iterations = 6;
+  c.warmup_iters = 0;
+  c.lr = 0.01;
+  c.loader_threads = 1;
+  c.progress = false;
+  c.device = device;
+  c.run_dir = scratch() + "/" + name;
+  return c;
+}
+
+TEST_F(Stage2Cuda, ClassifierTrainingMatchesTheCpuRunAndResumes) {
+  const apps::ClassifierOutcome cpu = apps::train_classifier(classifier_config("cpu", "cpu"));
+  const apps::ClassifierOutcome gpu = apps::train_classifier(classifier_config("gpu", "cuda"));
+  ASSERT_EQ(gpu.log.size(), cpu.log.size());
+  for (size_t i = 0; i < cpu.log.size(); ++i) {
+    // Dropout draws the same Philox mask on both devices; only summation order differs.
+    EXPECT_NEAR(gpu.log[i].loss, cpu.log[i].loss, 2e-3 * std::abs(cpu.log[i].loss) + 1e-4)
+        << "step " << i + 1;
+    EXPECT_NEAR(gpu.log[i].pixel_accuracy, cpu.log[i].pixel_accuracy, 0.01) << "step " << i + 1;
+  }
+  std::ifstream metrics(scratch() + "/gpu/metrics.jsonl");
+  std::string first;
+  ASSERT_TRUE(std::getline(metrics, first));
+  EXPECT_NE(first.find("\"gpu_peak_bytes\": "), std::string::npos) << first;
+
+  apps::ClassifierConfig part = classifier_config("gpu_part", "cuda");
+  part.stop_after = 3;
+  const apps::ClassifierOutcome a = apps::train_classifier(part);
+  ASSERT_TRUE(a.interrupted);
+  apps::ClassifierConfig again;
+  again.resume = part.run_dir;
+  again.progress = false;
+  const apps::ClassifierOutcome b = apps::train_classifier(again);
+  ASSERT_EQ(a.log.size() + b.log.size(), gpu.log.size());
+  for (size_t i = 0; i < gpu.log.size(); ++i) {
+    const double got = i < a.log.size() ? a.log[i].loss : b.log[i - a.log.size()].loss;
+    EXPECT_NEAR(got, gpu.log[i].loss, 1e-4 * std::abs(gpu.log[i].loss) + 1e-5) << "step " << i + 1;
+  }
+}
+
+}  // namespace
