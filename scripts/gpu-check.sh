@@ -157,12 +157,14 @@ fi
 # ------------------------------------------------------------------ CUDA benchmarks
 if want bench; then
   # Every CUDA benchmark: the bench_cuda_* programs, the SPML loss/K-Means/pooling program and
-  # the CUDA cases of the CRF program (its CPU cases are left out: they take minutes).
-  for b in "$build"/bench/bench_cuda_* "$build"/bench/bench_spml_cuda "$build"/bench/bench_crf; do
+  # the CUDA cases of the CRF and random-walk programs (their CPU cases are left out: they take
+  # minutes).
+  for b in "$build"/bench/bench_cuda_* "$build"/bench/bench_spml_cuda "$build"/bench/bench_crf \
+    "$build"/bench/bench_random_walk; do
     [[ -x "$b" ]] || continue
     name=$(basename "$b")
     filter=.
-    [[ "$name" == bench_crf ]] && filter=_cuda
+    [[ "$name" == bench_crf || "$name" == bench_random_walk ]] && filter=_cuda
     "$b" --benchmark_out="$out/$name.json" --benchmark_out_format=json \
       --benchmark_filter="$filter" --benchmark_min_time=0.2 >"$out/$name.txt" 2>&1 || status=1
     note "--- $name"
