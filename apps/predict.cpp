@@ -332,7 +332,7 @@ int main(int argc, char** argv) {
     if (size < 0) size = densepose ? 640 : 512;
     if (grid == 0) grid = densepose ? 24 : 12;
     apps::PredictOptions opt;
-    opt.crf_device = dev;
+    opt.device = dev;
     opt.mode = apps::parse_predict_mode(mode_name);
     opt.size = size;
     opt.window = window;

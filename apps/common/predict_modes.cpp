@@ -156,7 +156,7 @@ Tensor argmax_u8(const Tensor& probs) {
 
 Prediction knn_from_embedding(const Tensor& embedding, const spml::PrototypeMemory& memory,
                               int num_classes, const spml::KMeansConfig& kmeans,
-                              const spml::KnnConfig& knn) {
+                              const spml::KnnConfig& knn, engine::Device device) {
   ENGINE_CHECK(embedding.dim() == 3 && embedding.dtype() == DType::f32,
                "knn: expected an embedding f32 [h, w, D], got {}", embedding.desc());
   ENGINE_CHECK(memory.prototypes.defined() && memory.prototypes.dim() == 2 &&
@@ -171,7 +171,8 @@ Prediction knn_from_embedding(const Tensor& embedding, const spml::PrototypeMemo
   const int64_t k = int64_t(kmeans.grid) * kmeans.grid;
   Tensor e = embedding.contiguous();
   Tensor features = spml::with_side_features(e.unsqueeze(0), spml::location_features(1, h, w));
-  Tensor ids = spml::spherical_kmeans(features, Tensor(), kmeans).select(0, 0).contiguous();
+  Tensor ids =
+      spml::spherical_kmeans(features.to(device), Tensor(), kmeans).select(0, 0).contiguous();
   Tensor queries = spml::cluster_prototypes(e, ids, k);
   Prediction p;
   p.probs = spml::broadcast_cluster_scores(ids, spml::knn_votes(queries, memory, num_classes, knn));
@@ -181,7 +182,7 @@ Prediction knn_from_embedding(const Tensor& embedding, const spml::PrototypeMemo
 
 spml::PrototypeMemory memory_from_embedding(const Tensor& embedding, const Tensor& labels,
                                             int num_classes, const spml::KMeansConfig& kmeans,
-                                            bool labelled_only) {
+                                            bool labelled_only, engine::Device device) {
   ENGINE_CHECK(embedding.dim() == 3 && embedding.dtype() == DType::f32,
                "knn memory: expected an embedding f32 [h, w, D], got {}", embedding.desc());
   ENGINE_CHECK(labels.dim() == 2 && labels.size(0) == embedding.size(0) &&
@@ -194,7 +195,8 @@ spml::PrototypeMemory memory_from_embedding(const Tensor& embedding, const Tenso
   const int64_t k = int64_t(kmeans.grid) * kmeans.grid;
   Tensor e = embedding.contiguous();
   Tensor features = spml::with_side_features(e.unsqueeze(0), spml::location_features(1, h, w));
-  Tensor ids = spml::spherical_kmeans(features, Tensor(), kmeans).select(0, 0).contiguous();
+  Tensor ids =
+      spml::spherical_kmeans(features.to(device), Tensor(), kmeans).select(0, 0).contiguous();
   Tensor lab = labels.to(DType::i32).contiguous();
   // Everything >= C is "unlabeled": one value so that it votes as a single class.
   int32_t* lp = lab.data<int32_t>();
@@ -242,7 +244,8 @@ spml::PrototypeMemory memory_from_image(Stage1& net, const Tensor& rgb, const Te
   Tensor lab = labels;
   if (e.size(0) != labels.size(0) || e.size(1) != labels.size(1))
     lab = engine::resize_nearest_labels(labels.unsqueeze(0), e.size(0), e.size(1)).select(0, 0);
-  return memory_from_embedding(e, lab, net.num_classes, options.kmeans, labelled_only);
+  return memory_from_embedding(e, lab, net.num_classes, options.kmeans, labelled_only,
+                               options.device);
 }
 
 namespace {
@@ -284,7 +287,7 @@ Prediction knn_multi_scale(Stage1& net, const Tensor& rgb, const PredictOptions&
   Tensor sum;
   for (const View& v : o.views) {
     Prediction q = knn_from_embedding(embed_view(*net.model, rgb, v, window), memory,
-                                      net.num_classes, o.kmeans, o.knn);
+                                      net.num_classes, o.kmeans, o.knn, o.device);
     Tensor labels =
         engine::resize_nearest_labels(q.labels.unsqueeze(0), h, w).select(0, 0).contiguous();
     accumulate(sum, one_hot_votes(labels, net.num_classes));
@@ -340,8 +343,8 @@ Prediction predict_image(Stage1& net, const Tensor& rgb, const PredictOptions& o
     }
     case PredictMode::knn: {
       ENGINE_CHECK(memory != nullptr, "predict: the knn mode needs a prototype memory");
-      Prediction q =
-          knn_from_embedding(knn_embedding(net, rgb, o), *memory, net.num_classes, o.kmeans, o.knn);
+      Prediction q = knn_from_embedding(knn_embedding(net, rgb, o), *memory, net.num_classes,
+                                        o.kmeans, o.knn, o.device);
       // Nearest, not bilinear: each pixel keeps exactly its cluster's votes and label.
       p.probs = engine::resize_nearest(q.probs.unsqueeze(0), h, w).select(0, 0).contiguous();
       p.labels =
@@ -350,7 +353,7 @@ Prediction predict_image(Stage1& net, const Tensor& rgb, const PredictOptions& o
     }
   }
   if (uses_crf(o.mode))
-    p.probs = spml::dense_crf(p.probs.to(o.crf_device), rgb, o.crf).to(engine::Device::cpu());
+    p.probs = spml::dense_crf(p.probs.to(o.device), rgb, o.crf).to(engine::Device::cpu());
   p.labels = argmax_u8(p.probs);
   return p;
 }

@@ -64,9 +64,9 @@ struct PredictOptions {
   // knn: 12×12 clusters and 10 iterations for VOC; DensePose uses grid = 24 (spec §2.2).
   spml::KMeansConfig kmeans{.grid = 12, .iterations = 10};
   spml::KnnConfig knn;  // top-20
-  // Where the dense CRF runs (the app passes its --device; inputs and results stay on the CPU).
-  // The network runs wherever its parameters are.
-  engine::Device crf_device = engine::Device::cpu();
+  // Where the dense CRF and the knn modes' k-means run (the app passes its --device; inputs and
+  // results stay on the CPU). The network runs wherever its parameters are.
+  engine::Device device = engine::Device::cpu();
 };
 
 struct Prediction {
@@ -95,20 +95,24 @@ double scale_for_size(int64_t h, int64_t w, int64_t size);
 // kNN retrieval on an embedding already computed: embedding f32 [h, w, D] (unit rows) ->
 // {probs f32 [h, w, C], labels u8 [h, w]} at h×w. The k-means features are the embedding
 // concatenated with the (y, x) location features and re-normalized (spec §1.5, as in training);
-// the query prototypes are the clusters' normalized mean embeddings without location.
+// the query prototypes are the clusters' normalized mean embeddings without location. The
+// k-means runs on `device` (the embedding is copied there); everything else on the CPU.
 Prediction knn_from_embedding(const engine::Tensor& embedding, const spml::PrototypeMemory& memory,
                               int num_classes, const spml::KMeansConfig& kmeans,
-                              const spml::KnnConfig& knn);
+                              const spml::KnnConfig& knn,
+                              engine::Device device = engine::Device::cpu());
 
 // One memory image: embedding f32 [h, w, D] (unit rows) and its labels u8/i32 [h, w] (values
 // 0..C-1 classes; anything >= C, 255 included, unlabeled) -> its cluster prototypes and their
 // majority labels (spml::cluster_majority_labels). labelled_only = false: unlabeled pixels vote
 // as one class of their own (spec §6.2, right for dense pseudo-labels); true: only labelled
 // pixels vote (right for sparse weak labels such as scribbles, where most of a cluster is
-// unlabeled). Entries that come out unlabeled are dropped: they could never be retrieved.
+// unlabeled). Entries that come out unlabeled are dropped: they could never be retrieved. The
+// k-means runs on `device`.
 spml::PrototypeMemory memory_from_embedding(const engine::Tensor& embedding,
                                             const engine::Tensor& labels, int num_classes,
-                                            const spml::KMeansConfig& kmeans, bool labelled_only);
+                                            const spml::KMeansConfig& kmeans, bool labelled_only,
+                                            engine::Device device = engine::Device::cpu());
 
 // The same from an image: rgb u8 [H, W, 3], labels [H, W] at the image's size; the embedding is
 // computed as the knn mode computes the query's (options.size, options.window), and the labels

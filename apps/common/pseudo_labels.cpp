@@ -163,7 +163,8 @@ spml::PrototypeMemory view_memory(const Tensor& embedding, const Tensor& label,
   engine::autograd::NoGradGuard no_grad;
   const int64_t k = int64_t(options.kmeans.grid) * options.kmeans.grid;
   Tensor ids =
-      spml::spherical_kmeans(embedding.unsqueeze(0), Tensor(), options.kmeans).select(0, 0);
+      spml::spherical_kmeans(embedding.unsqueeze(0).to(options.device), Tensor(), options.kmeans)
+          .select(0, 0);
   Tensor protos = spml::cluster_prototypes(embedding, ids, k);
   Tensor labels = spml::cluster_majority_labels(ids, label, k);
   // Empty clusters (zero prototypes) would only take memory: keep the populated ones.
@@ -196,7 +197,8 @@ Tensor knn_view_scores(const Tensor& embedding, const spml::PrototypeMemory& mem
   engine::autograd::NoGradGuard no_grad;
   const int64_t k = int64_t(options.kmeans.grid) * options.kmeans.grid;
   Tensor ids =
-      spml::spherical_kmeans(embedding.unsqueeze(0), Tensor(), options.kmeans).select(0, 0);
+      spml::spherical_kmeans(embedding.unsqueeze(0).to(options.device), Tensor(), options.kmeans)
+          .select(0, 0);
   Tensor protos = spml::cluster_prototypes(embedding, ids, k);
   Tensor votes = spml::knn_votes(protos, memory, num_classes, options.knn);
   return resize_hwc(spml::broadcast_cluster_scores(ids, votes), height, width);

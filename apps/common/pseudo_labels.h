@@ -45,8 +45,8 @@ struct PseudoLabelOptions {
   // unknown pixels the walk is meant to fill (docs/pseudo-labels.md).
   spml::KMeansConfig densepose_kmeans{.grid = 24, .iterations = 10};
   bool restore_unlabeled = false;
-  // Where the dense CRF and the random walk run (the app passes its --device; inputs and results
-  // stay on the CPU). The network runs wherever its parameters are.
+  // Where the dense CRF, the random walk and the kNN method's k-means run (the app passes its
+  // --device; inputs and results stay on the CPU). The network runs wherever its parameters are.
   engine::Device device = engine::Device::cpu();
 };
 

@@ -15,6 +15,7 @@
 #include "apps/common/classifier_loop.h"
 #include "apps/common/config.h"
 #include "apps/common/dense_views.h"
+#include "apps/common/predict_modes.h"
 #include "apps/common/train_loop.h"
 #include "data/synthetic.h"
 #include "engine/error.h"
@@ -136,6 +137,35 @@ TEST_F(Stage2Cuda, RandomWalkMatchesTheCpu) {
   engine::testing::expect_close(t_gpu, t_cpu, 1e-6, 1e-4, "transition");
   engine::testing::expect_close(s_gpu, s_cpu, 1e-6, 1e-3, "scores after 64 steps");
   EXPECT_THROW(spml::random_walk({v0.to(gpu)}, seeds, cfg), engine::Error);
+}
+
+TEST_F(Stage2Cuda, KnnWithKMeansOnTheDeviceMatchesTheCpu) {
+  // Unit-length embeddings [24, 30, 8] and four quadrant classes.
+  const int64_t h = 24, w = 30, d = 8;
+  Tensor e = uniform({h, w, d}, 5, -1, 1);
+  Tensor labels = Tensor::empty({h, w}, engine::DType::u8);
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      float* row = e.data<float>() + (y * w + x) * d;
+      row[y < h / 2 ? 0 : 1] += 3.0f;  // the class shows in the embedding
+      row[x < w / 2 ? 2 : 3] += 3.0f;
+      double n = 0;
+      for (int64_t k = 0; k < d; ++k) n += double(row[k]) * row[k];
+      for (int64_t k = 0; k < d; ++k) row[k] = float(row[k] / std::sqrt(n));
+      labels.data<uint8_t>()[y * w + x] = uint8_t((y < h / 2 ? 0 : 2) + (x < w / 2 ? 0 : 1));
+    }
+  const spml::KMeansConfig km{.grid = 4, .iterations = 10};
+  const engine::Device gpu = engine::Device::cuda(0);
+  const spml::PrototypeMemory mem_cpu = apps::memory_from_embedding(e, labels, 4, km, false);
+  const spml::PrototypeMemory mem_gpu = apps::memory_from_embedding(e, labels, 4, km, false, gpu);
+  ASSERT_EQ(mem_gpu.prototypes.shape(), mem_cpu.prototypes.shape());
+  EXPECT_EQ(mem_gpu.labels.to_vector<int32_t>(), mem_cpu.labels.to_vector<int32_t>());
+  engine::testing::expect_close(mem_gpu.prototypes, mem_cpu.prototypes, 1e-5, 1e-4, "memory");
+  const apps::Prediction p_cpu = apps::knn_from_embedding(e, mem_cpu, 4, km, {.k = 3});
+  const apps::Prediction p_gpu = apps::knn_from_embedding(e, mem_cpu, 4, km, {.k = 3}, gpu);
+  EXPECT_TRUE(p_gpu.labels.device().is_cpu());
+  EXPECT_EQ(p_gpu.labels.to_vector<uint8_t>(), p_cpu.labels.to_vector<uint8_t>());
+  engine::testing::expect_close(p_gpu.probs, p_cpu.probs, 1e-6, 0, "votes");
 }
 
 // A 6-step stage-1 run on the CPU, made once per process.
