@@ -220,7 +220,7 @@ int main(int argc, char** argv) {
       "                           label, only in knn mode); eval_miou reads these\n"
       "  OUT/overlays/<id>.png    --overlays: the image blended with the class colours\n"
       "  OUT/<id>.probs.npy       --save-probs: class probabilities float32 [H, W, C]\n"
-      "  OUT/predict.json         mode, run, image count and seconds per image\n\n"
+      "  OUT/predict.json         mode, run, device, image count and seconds per image\n\n"
       "Where this sits in the pipeline (each app has its own --help):\n"
       "  train_voc --run-dir S1                                   stage 1: the embedding\n"
       "  pseudo_label --run S1 --out S1/pseudo                    random walk + CRF labels\n"
@@ -461,11 +461,12 @@ int main(int argc, char** argv) {
     const int64_t used_window = window < 0 ? net.config.crop : window;
     engine::io::write_file_atomic(
         (fs::path(out_dir) / "predict.json").string(),
-        fmt::format("{{\"run\": {}, \"step\": {}, \"mode\": \"{}\", \"size\": {}, "
-                    "\"window\": {}, \"images\": {}, \"seconds_per_image\": {:.6f}, "
-                    "\"seconds_min\": {:.6f}, \"seconds_max\": {:.6f}}}\n",
-                    json_string(run), net.step, mode_name, size, used_window, seconds.size(), mean,
-                    lo, hi));
+        fmt::format("{{\"run\": {}, \"step\": {}, \"mode\": \"{}\", \"device\": \"{}\", "
+                    "\"size\": {}, \"window\": {}, \"images\": {}, "
+                    "\"seconds_per_image\": {:.6f}, \"seconds_min\": {:.6f}, "
+                    "\"seconds_max\": {:.6f}}}\n",
+                    json_string(run), net.step, mode_name, dev.str(), size, used_window,
+                    seconds.size(), mean, lo, hi));
     if (!quiet)
       std::printf(
           "predict: %zu images, mode %s: %.3f s per image (min %.3f, max %.3f), %.1f s "

@@ -414,6 +414,7 @@ TEST(PredictApp, WritesLabelMapsOverlaysProbabilitiesAndAKnnMemory) {
               (engine::Shape{sizes[i][0], sizes[i][1], kClasses}));
   }
   EXPECT_NE(read_text(out + "/predict.json").find("\"images\": 2"), std::string::npos);
+  EXPECT_NE(read_text(out + "/predict.json").find("\"device\": \"cpu\""), std::string::npos);
   EXPECT_NE(read_text(dir / "stdout.txt").find("s per image"), std::string::npos);
 
   // knn: the memory is built from the pseudo-labels, saved, and reusable with --memory.
