@@ -317,7 +317,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "OpenMP threads (0: the runtime's default)")
       ->check(CLI::Range(0, 1024));
   app.add_option("--device", device,
-                 "Where the network runs: cpu, cuda or cuda:N (post-processing stays on the CPU)")
+                 "Where the network, the CRF and k-means run: cpu, cuda or cuda:N")
       ->capture_default_str();
   app.add_flag("--quiet", quiet, "No progress bar and no summary");
   CLI11_PARSE(app, argc, argv);

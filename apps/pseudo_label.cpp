@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
                "Print the pseudo-labels' mIoU against the dense ground truth (VOC: ROOT/segcls; "
                "DensePose: segcls/densepose/gray), for the images that have one");
   app.add_option("--device", device,
-                 "Where the network runs: cpu, cuda or cuda:N (post-processing stays on the CPU)")
+                 "Where the network, the random walk, the CRF and k-means run: cpu, cuda or cuda:N")
       ->capture_default_str();
   app.add_flag("--quiet", quiet, "No progress bar");
   CLI11_PARSE(app, argc, argv);

@@ -10,6 +10,7 @@
 
 #include "apps/common/classifier_config.h"
 #include "apps/common/classifier_loop.h"
+#include "apps/common/device_choice.h"
 #include "engine/error.h"
 
 int main(int argc, char** argv) {
@@ -57,6 +58,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
+    if (!config.resume.empty() && app.count("--device") == 0)
+      config.device = apps::stored_device<apps::ClassifierConfig>(config.resume);
     apps::ClassifierOutcome out = apps::train_classifier(config);
     if (out.interrupted)
       std::fprintf(stderr, "stopped after step %lld; checkpoint %s; continue with --resume\n",

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "apps/common/config.h"
+#include "apps/common/device_choice.h"
 #include "apps/common/train_loop.h"
 #include "engine/error.h"
 
@@ -40,6 +41,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
+    if (!config.resume.empty() && app.count("--device") == 0)
+      config.device = apps::stored_device<apps::TrainConfig>(config.resume);
     apps::TrainOutcome out = apps::train_spml(config);
     if (out.interrupted)
       std::fprintf(stderr, "stopped after step %lld; checkpoint %s; continue with --resume\n",

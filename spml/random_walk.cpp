@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/linalg.h"
 #include "engine/ops/reduce.h"
+#if ENGINE_WITH_CUDA
+#include "engine/kernels/runtime.h"
+#endif
 #include "engine/ops/resize.h"
 
 namespace spml {
@@ -37,8 +41,30 @@ Tensor normalized_rows(const Tensor& view, int64_t n, int64_t d) {
   return e;
 }
 
+#if ENGINE_WITH_CUDA
+// Strict FP32 GEMMs for the walk's lifetime, whatever the process-wide flag: TF32's ~1e-3 error in
+// the cosines becomes ~10% in the affinities once exp(beta·power·(cos − 1)) has magnified it, and
+// 64 TF32 propagation products would add more. The flag is process-wide, so this assumes no other
+// thread plans GEMMs meanwhile (true of the stage-2 apps).
+class StrictFp32 {
+ public:
+  StrictFp32() : saved_(engine::cuda::math_flags()) {
+    engine::cuda::MathFlags f = saved_;
+    f.allow_tf32 = false;
+    engine::cuda::set_math_flags(f);
+  }
+  ~StrictFp32() { engine::cuda::set_math_flags(saved_); }
+  StrictFp32(const StrictFp32&) = delete;
+  StrictFp32& operator=(const StrictFp32&) = delete;
+
+ private:
+  engine::cuda::MathFlags saved_;
+};
+#endif
+
 // The walk's matrix from views on a CUDA device: the CPU path's arithmetic as engine ops there
-// (cuBLAS GEMM for the cosines, element-wise kernels); the column sums are f32 sums, not f64.
+// (cuBLAS GEMM for the cosines, element-wise kernels; the column sums accumulate in f64 as on the
+// CPU). Each step replaces the previous temporary, so at most three N×N buffers live at once.
 Tensor device_transition(const std::vector<Tensor>& views, const RandomWalkConfig& config,
                          int64_t n, int64_t d) {
   Tensor a;
@@ -48,9 +74,12 @@ Tensor device_transition(const std::vector<Tensor>& views, const RandomWalkConfi
     const Tensor norm = engine::sqrt(engine::sum(e * e, {1}, true));
     // A zero row stays zero, as in normalized_rows.
     e = e / engine::maximum(norm, engine::scalar_like(1e-30, norm));
-    const Tensor g = engine::matmul(e, e.transpose(0, 1));
-    const Tensor aff = engine::mul(engine::exp(engine::mul(g - 1.0, config.beta)), inv_views);
-    a = a.defined() ? a + aff : aff;
+    Tensor t = engine::matmul(e, e.transpose(0, 1));
+    t = t - 1.0;
+    t = engine::mul(t, config.beta);
+    t = engine::exp(t);
+    t = engine::mul(t, inv_views);
+    a = a.defined() ? a + t : t;
   }
   a = engine::pow(a, double(config.power));
   const Tensor colsum = engine::sum(a, {0}, true);
@@ -84,7 +113,12 @@ Tensor random_walk_transition(const std::vector<Tensor>& views, const RandomWalk
                  "random_walk_transition: view {} must be f32 {} on {} like view 0, got {}", vi,
                  v0.desc(), v0.device().str(), describe(v));
   }
-  if (v0.device().is_cuda()) return device_transition(views, config, n, d);
+#if ENGINE_WITH_CUDA
+  if (v0.device().is_cuda()) {
+    StrictFp32 strict;
+    return device_transition(views, config, n, d);
+  }
+#endif
   Tensor a = Tensor::empty({n, n});
   float* ap = a.data<float>();
   const float inv_views = 1.0f / static_cast<float>(views.size());
@@ -142,6 +176,10 @@ Tensor random_walk(const std::vector<Tensor>& views, const Tensor& scores,
   Tensor tt = t.transpose(0, 1);
   Tensor s = scores.contiguous().reshape({h * w, c});
   const int steps = 1 << config.squarings;
+#if ENGINE_WITH_CUDA
+  std::optional<StrictFp32> strict;
+  if (s.device().is_cuda()) strict.emplace();
+#endif
   for (int k = 0; k < steps; ++k) s = engine::matmul(tt, s);
   return s.reshape({h, w, c});
 }

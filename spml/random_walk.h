@@ -1,8 +1,8 @@
 // Embedding-affinity random walk that turns seed class scores into pseudo-labels
 // (../shared/spec/spml.md §6.1): dense affinities between all pixels of the 1/8-resolution
 // embedding, a column-stochastic transition matrix, 64 steps of propagation. Runs on the views'
-// device: the CPU (OpenMP loops, f64 column sums) or CUDA (engine ops: cuBLAS GEMMs and
-// element-wise kernels, f32 column sums); results are on that device.
+// device: the CPU (OpenMP loops, f64 column sums) or CUDA (engine ops: cuBLAS GEMMs in strict
+// FP32 whatever MathFlags::allow_tf32 says, element-wise kernels); results are on that device.
 #pragma once
 
 #include <cstdint>

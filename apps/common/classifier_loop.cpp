@@ -181,6 +181,7 @@ ClassifierOutcome train_classifier(const ClassifierConfig& given) {
     stored.stop_after = c.stop_after;
     stored.progress = c.progress;
     stored.threads = c.threads;
+    stored.device = c.device;
     stored.resume = c.resume;
     c = stored;
     run_dir = c.resume;

@@ -51,8 +51,9 @@ std::string resolve_label_dir(const std::string& data_root, const std::string& l
 // padding are ignored) -> SGD step with the poly schedule.
 //
 // With config.resume set, continues that classifier run from its latest checkpoint with the
-// settings of its config.json (flags given now are ignored except stop_after, progress and
-// threads), giving exactly the losses of an uninterrupted run. The first SIGINT (signals.h) stops
+// settings of its config.json (flags given now are ignored except stop_after, progress, threads
+// and device: the app passes the stored device unless --device is given), giving exactly the
+// losses of an uninterrupted run. The first SIGINT (signals.h) stops
 // after the current step with a checkpoint. A NaN or Inf loss throws engine::Error naming the
 // step and the last good checkpoint.
 ClassifierOutcome train_classifier(const ClassifierConfig& config);

@@ -1,6 +1,7 @@
-// The --device flag of the apps: which device runs the network. Only the network's forward (and,
-// when training, backward and optimizer step) runs there; data loading, augmentation and the
-// post-processing of stage 2 (random walk, CRF, k-means, kNN) stay on the CPU.
+// The --device flag of the apps: where the network's forward (and, when training, backward and
+// optimizer step) runs, and in stage 2 the random walk, the dense CRF and the k-means of the kNN
+// paths. Reading and decoding data, augmentation, label files and the kNN retrieval stay on the
+// CPU (docs/gpu.md, "Stage 2 on a GPU").
 #pragma once
 
 #include <string>
@@ -17,5 +18,14 @@ engine::Device choose_device(const std::string& name, const std::string& app);
 // `device`, as extra metrics.jsonl fields (", \"gpu_bytes_in_use\": ..., \"gpu_peak_bytes\": ...,
 // \"gpu_reserved_bytes\": ..."); resets the peak. Empty on the CPU.
 std::string gpu_memory_fields(engine::Device device);
+
+// The device that RUN/config.json records (Config: TrainConfig or ClassifierConfig, read with
+// its apply_json_file), so that an app resumes a run on its own device unless --device is given.
+template <typename Config>
+std::string stored_device(const std::string& run_dir) {
+  Config stored;
+  apply_json_file(stored, run_dir + "/config.json");
+  return stored.device;
+}
 
 }  // namespace apps

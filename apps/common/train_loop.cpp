@@ -146,6 +146,7 @@ TrainOutcome train_spml(const TrainConfig& given) {
     stored.stop_after = c.stop_after;
     stored.progress = c.progress;
     stored.threads = c.threads;
+    stored.device = c.device;
     stored.resume = c.resume;
     c = stored;
     run_dir = c.resume;

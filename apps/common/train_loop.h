@@ -30,8 +30,9 @@ struct TrainOutcome {
 
 // Trains per `config` (validated first). With config.resume set, continues the run in that folder
 // from its latest checkpoint, with the settings of its config.json (flags given now are ignored
-// except stop_after, progress and threads) and the exact same following steps as an uninterrupted
-// run. A NaN or Inf loss throws engine::Error naming the step and the last good checkpoint.
+// except stop_after, progress, threads and device: the apps pass the stored device unless
+// --device is given) and the exact same following steps as an uninterrupted run. A NaN or Inf loss
+// throws engine::Error naming the step and the last good checkpoint.
 TrainOutcome train_spml(const TrainConfig& config);
 
 }  // namespace apps

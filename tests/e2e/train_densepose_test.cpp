@@ -18,6 +18,7 @@
 #include "apps/common/stage1_model.h"
 #include "apps/common/train_loop.h"
 #include "data/densepose.h"
+#include "engine/device.h"
 #include "engine/ops/factory.h"
 #include "engine/tensor.h"
 #include "tests/support/densepose_fixture.h"
@@ -211,6 +212,33 @@ int run_app(const fs::path& dir, const std::string& args) {
                           (dir / "stdout.txt").string() + " 2>" + (dir / "stderr.txt").string();
   const int rc = std::system(cmd.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// --resume continues on the device that the run's config.json records, unless --device is given:
+// a run recorded on a device this machine lacks is named in the error, and resumes with
+// --device cpu.
+TEST(TrainDensePoseApp, ResumeUsesTheStoredDeviceUnlessGiven) {
+  apps::TrainConfig part = tiny_config("stored_device");
+  part.iterations = 4;
+  part.stop_after = 2;
+  ASSERT_TRUE(apps::train_spml(part).interrupted);
+  const fs::path config = fs::path(part.run_dir) / "config.json";
+  std::string text = read_text(config);
+  const std::string absent = "cuda:" + std::to_string(engine::cuda_device_count() + 8);
+  const size_t at = text.find("\"device\": \"cpu\"");
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, std::string("\"device\": \"cpu\"").size(), "\"device\": \"" + absent + "\"");
+  std::ofstream(config) << text;
+
+  const fs::path dir = part.run_dir;
+  EXPECT_EQ(run_app(dir, "--resume " + part.run_dir + " --threads 1"), 1);
+  EXPECT_NE(read_text(dir / "stderr.txt").find("--device " + absent + " asked for"),
+            std::string::npos)
+      << read_text(dir / "stderr.txt");
+  ASSERT_EQ(run_app(dir, "--resume " + part.run_dir + " --threads 1 --device cpu"), 0)
+      << read_text(dir / "stderr.txt");
+  EXPECT_NE(read_text(dir / "stderr.txt").find("done: 4 steps"), std::string::npos)
+      << read_text(dir / "stderr.txt");
 }
 
 TEST(TrainDensePoseApp, HelpAndPrintConfigShowTheRecipe) {

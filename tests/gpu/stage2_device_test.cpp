@@ -16,6 +16,7 @@
 #include "apps/common/config.h"
 #include "apps/common/dense_views.h"
 #include "apps/common/predict_modes.h"
+#include "apps/common/pseudo_labels.h"
 #include "apps/common/train_loop.h"
 #include "data/synthetic.h"
 #include "engine/error.h"
@@ -139,33 +140,76 @@ TEST_F(Stage2Cuda, RandomWalkMatchesTheCpu) {
   EXPECT_THROW(spml::random_walk({v0.to(gpu)}, seeds, cfg), engine::Error);
 }
 
+#if ENGINE_WITH_CUDA
+int64_t device_allocations() {
+  return engine::cuda::allocator_stats(0).num_allocs;
+}
+#else
+int64_t device_allocations() {
+  return 0;
+}
+#endif
+
 TEST_F(Stage2Cuda, KnnWithKMeansOnTheDeviceMatchesTheCpu) {
-  // Unit-length embeddings [24, 30, 8] and four quadrant classes.
+  // Four quadrants, each its own random direction plus a little noise, and its own class: with
+  // a 2×2 grid every cluster is one quadrant by a wide margin, so no pixel is near a tie.
   const int64_t h = 24, w = 30, d = 8;
-  Tensor e = uniform({h, w, d}, 5, -1, 1);
+  const Tensor dirs = uniform({4, d}, 5, -1, 1), noise = uniform({h, w, d}, 6, -0.05, 0.05);
+  Tensor e = Tensor::empty({h, w, d});
   Tensor labels = Tensor::empty({h, w}, engine::DType::u8);
   for (int64_t y = 0; y < h; ++y)
     for (int64_t x = 0; x < w; ++x) {
+      const int64_t q = (y < h / 2 ? 0 : 2) + (x < w / 2 ? 0 : 1);
       float* row = e.data<float>() + (y * w + x) * d;
-      row[y < h / 2 ? 0 : 1] += 3.0f;  // the class shows in the embedding
-      row[x < w / 2 ? 2 : 3] += 3.0f;
       double n = 0;
-      for (int64_t k = 0; k < d; ++k) n += double(row[k]) * row[k];
+      for (int64_t k = 0; k < d; ++k) {
+        row[k] = dirs.data<float>()[q * d + k] + noise.data<float>()[(y * w + x) * d + k];
+        n += double(row[k]) * row[k];
+      }
       for (int64_t k = 0; k < d; ++k) row[k] = float(row[k] / std::sqrt(n));
-      labels.data<uint8_t>()[y * w + x] = uint8_t((y < h / 2 ? 0 : 2) + (x < w / 2 ? 0 : 1));
+      labels.data<uint8_t>()[y * w + x] = uint8_t(q);
     }
-  const spml::KMeansConfig km{.grid = 4, .iterations = 10};
+  const spml::KMeansConfig km{.grid = 2, .iterations = 10};
   const engine::Device gpu = engine::Device::cuda(0);
   const spml::PrototypeMemory mem_cpu = apps::memory_from_embedding(e, labels, 4, km, false);
+  const int64_t before = device_allocations();
   const spml::PrototypeMemory mem_gpu = apps::memory_from_embedding(e, labels, 4, km, false, gpu);
+  EXPECT_GT(device_allocations(), before) << "the k-means did not run on the device";
   ASSERT_EQ(mem_gpu.prototypes.shape(), mem_cpu.prototypes.shape());
   EXPECT_EQ(mem_gpu.labels.to_vector<int32_t>(), mem_cpu.labels.to_vector<int32_t>());
   engine::testing::expect_close(mem_gpu.prototypes, mem_cpu.prototypes, 1e-5, 1e-4, "memory");
-  const apps::Prediction p_cpu = apps::knn_from_embedding(e, mem_cpu, 4, km, {.k = 3});
-  const apps::Prediction p_gpu = apps::knn_from_embedding(e, mem_cpu, 4, km, {.k = 3}, gpu);
+  const apps::Prediction p_cpu = apps::knn_from_embedding(e, mem_cpu, 4, km, {.k = 1});
+  const apps::Prediction p_gpu = apps::knn_from_embedding(e, mem_cpu, 4, km, {.k = 1}, gpu);
   EXPECT_TRUE(p_gpu.labels.device().is_cpu());
   EXPECT_EQ(p_gpu.labels.to_vector<uint8_t>(), p_cpu.labels.to_vector<uint8_t>());
+  EXPECT_EQ(p_gpu.labels.to_vector<uint8_t>(), labels.to_vector<uint8_t>());
   engine::testing::expect_close(p_gpu.probs, p_cpu.probs, 1e-6, 0, "votes");
+}
+
+// The pseudo-label functions with options.device = cuda (random walk and CRF there) against the
+// CPU: labels agree except at rare near-ties of the final argmax.
+TEST_F(Stage2Cuda, PseudoLabelWalkAndCrfOnTheDeviceMatchTheCpu) {
+  const std::vector<Tensor> views = {uniform({6, 8, 8}, 7, -1, 1), uniform({6, 8, 8}, 8, -1, 1)};
+  const Tensor seeds = uniform({6, 8, 3}, 9, 0, 1);
+  const Tensor image = test_image(24, 32);
+  apps::PseudoLabelOptions cpu_opt;
+  cpu_opt.walk.beta = 2.0f;  // softer than the spec's 5, so that pixels exchange mass
+  cpu_opt.walk.power = 3;
+  apps::PseudoLabelOptions gpu_opt = cpu_opt;
+  gpu_opt.device = engine::Device::cuda(0);
+  for (bool crf : {false, true}) {
+    cpu_opt.crf = gpu_opt.crf = crf;
+    const Tensor a = apps::random_walk_label(views, seeds, image, cpu_opt);
+    const int64_t before = device_allocations();
+    const Tensor b = apps::random_walk_label(views, seeds, image, gpu_opt);
+    EXPECT_GT(device_allocations(), before) << "crf " << crf;
+    ASSERT_TRUE(b.device().is_cpu());
+    ASSERT_EQ(b.shape(), a.shape());
+    const std::vector<uint8_t> va = a.to_vector<uint8_t>(), vb = b.to_vector<uint8_t>();
+    int64_t differ = 0;
+    for (size_t i = 0; i < va.size(); ++i) differ += va[i] != vb[i];
+    EXPECT_LE(differ, int64_t(va.size()) / 100) << "crf " << crf;
+  }
 }
 
 // A 6-step stage-1 run on the CPU, made once per process.
@@ -241,6 +285,7 @@ TEST_F(Stage2Cuda, ClassifierTrainingMatchesTheCpuRunAndResumes) {
   ASSERT_TRUE(a.interrupted);
   apps::ClassifierConfig again;
   again.resume = part.run_dir;
+  again.device = "cuda";
   again.progress = false;
   const apps::ClassifierOutcome b = apps::train_classifier(again);
   ASSERT_EQ(a.log.size() + b.log.size(), gpu.log.size());

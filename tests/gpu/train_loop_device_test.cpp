@@ -124,6 +124,7 @@ TEST_F(TrainLoopCuda, ResumeOnTheDeviceContinuesTheRun) {
   ASSERT_TRUE(first.interrupted);
   apps::TrainConfig again;
   again.resume = part.run_dir;
+  again.device = "cuda";  // the call's device wins over the stored one (the apps pass the stored)
   again.progress = false;
   apps::TrainOutcome rest = apps::train_spml(again);
   ASSERT_EQ(first.log.size() + rest.log.size(), whole.log.size());
