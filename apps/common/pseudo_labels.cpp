@@ -265,7 +265,7 @@ Tensor nearest_labeled_segment_labels(const Tensor& prototypes, const Tensor& la
 }
 
 Tensor densepose_segment_labels(const Tensor& embedding, const Tensor& annotation, int num_classes,
-                                const spml::KMeansConfig& kmeans) {
+                                const spml::KMeansConfig& kmeans, engine::Device device) {
   ENGINE_CHECK(is_cpu_f32(embedding, 3),
                "densepose_segment_labels: expected a CPU f32 [h, w, D] embedding, got {}",
                embedding.defined() ? embedding.desc() : std::string("undefined"));
@@ -279,7 +279,7 @@ Tensor densepose_segment_labels(const Tensor& embedding, const Tensor& annotatio
   const int64_t h = embedding.size(0), w = embedding.size(1);
   // No validity mask: every pixel is clustered, 255 included (the reference remaps it to an
   // extra class for the same purpose); make_segments then splits clusters by annotation value.
-  Tensor clusters = spml::spherical_kmeans(embedding.unsqueeze(0), Tensor(), kmeans);
+  Tensor clusters = spml::spherical_kmeans(embedding.unsqueeze(0).to(device), Tensor(), kmeans);
   spml::Segments seg = spml::make_segments(clusters, annotation.contiguous().unsqueeze(0), Tensor(),
                                            {0}, num_classes);
   // Every pixel is valid, so pixel_segment is in row-major pixel order.
@@ -401,8 +401,9 @@ Tensor densepose_pseudo_label(Stage1& net, const Tensor& image, const Tensor& an
   const Tensor flipped = embed_view(*net.model, image, {1.0, true}, options.window);
   const Tensor ann2 =
       engine::resize_nearest_labels(annotation.unsqueeze(0), h2, w2).select(0, 0).contiguous();
-  const Tensor segment_labels = densepose_segment_labels(walk_embedding(plain, h2, w2), ann2,
-                                                         net.num_classes, options.densepose_kmeans);
+  const Tensor segment_labels =
+      densepose_segment_labels(walk_embedding(plain, h2, w2), ann2, net.num_classes,
+                               options.densepose_kmeans, options.device);
   const std::vector<bool> present = present_classes(annotation, 0, net.num_classes, false);
   const Tensor seeds = one_hot_seeds(segment_labels, net.num_classes, h, w, present);
   const Tensor label = random_walk_label(

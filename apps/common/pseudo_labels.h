@@ -45,7 +45,8 @@ struct PseudoLabelOptions {
   // unknown pixels the walk is meant to fill (docs/pseudo-labels.md).
   spml::KMeansConfig densepose_kmeans{.grid = 24, .iterations = 10};
   bool restore_unlabeled = false;
-  // Where the dense CRF, the random walk and the kNN method's k-means run (the app passes its
+  // Where the dense CRF, the random walk and the k-means of the kNN and DensePose methods run (the
+  // app passes its
   // --device; inputs and results stay on the CPU). The network runs wherever its parameters are.
   engine::Device device = engine::Device::cpu();
 };
@@ -137,10 +138,12 @@ engine::Tensor nearest_labeled_segment_labels(const engine::Tensor& prototypes,
 // (values >= num_classes, 255 included, = unlabeled) -> i32 [h, w]: every pixel is clustered
 // (spherical k-means, `kmeans`), clusters are split by annotation value into segments
 // (spml::make_segments), and each pixel gets its segment's nearest_labeled_segment_labels
-// label (-1 when the image has no labeled pixel).
+// label (-1 when the image has no labeled pixel). The k-means runs on `device` (the embedding is
+// copied there); the rest on the CPU.
 engine::Tensor densepose_segment_labels(const engine::Tensor& embedding,
                                         const engine::Tensor& annotation, int num_classes,
-                                        const spml::KMeansConfig& kmeans);
+                                        const spml::KMeansConfig& kmeans,
+                                        engine::Device device = engine::Device::cpu());
 
 // Step 5 up to the walk. labels i32 [h2, w2] (class ids, -1 = none) -> one-hot f32 [h2, w2, C],
 // bilinearly resized to h × w, then spml::normalize_seed_scores(present) (per-class max

@@ -4,6 +4,7 @@
 // fields, resume on the device). Strict FP32 (TF32 off). Skipped without a GPU.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -210,6 +211,25 @@ TEST_F(Stage2Cuda, PseudoLabelWalkAndCrfOnTheDeviceMatchTheCpu) {
     for (size_t i = 0; i < va.size(); ++i) differ += va[i] != vb[i];
     EXPECT_LE(differ, int64_t(va.size()) / 100) << "crf " << crf;
   }
+}
+
+// DensePose step 2–4 with the k-means on the device: the same segment labels as on the CPU.
+TEST_F(Stage2Cuda, DensePoseSegmentLabelsWithKMeansOnTheDeviceMatchTheCpu) {
+  // Left half along e0, right half along e1; one labeled pixel per half, the rest 255.
+  const int64_t h = 8, w = 8;
+  Tensor e = Tensor::empty({h, w, 3});
+  for (int64_t i = 0; i < h * w; ++i)
+    for (int64_t k = 0; k < 3; ++k) e.data<float>()[i * 3 + k] = k == ((i % w) < w / 2 ? 0 : 1);
+  Tensor ann = Tensor::empty({h, w}, engine::DType::u8);
+  std::fill_n(ann.data<uint8_t>(), h * w, uint8_t(255));
+  ann.data<uint8_t>()[2 * w + 1] = 3;
+  ann.data<uint8_t>()[5 * w + 6] = 0;
+  const spml::KMeansConfig km{.grid = 2, .iterations = 3};
+  const Tensor cpu = apps::densepose_segment_labels(e, ann, 15, km);
+  const int64_t before = device_allocations();
+  const Tensor gpu = apps::densepose_segment_labels(e, ann, 15, km, engine::Device::cuda(0));
+  EXPECT_GT(device_allocations(), before) << "the k-means did not run on the device";
+  EXPECT_EQ(gpu.to_vector<int32_t>(), cpu.to_vector<int32_t>());
 }
 
 // A 6-step stage-1 run on the CPU, made once per process.
