@@ -9,6 +9,7 @@
 
 #include "cuda/kernel_util.h"
 #include "engine/kernels/join.h"
+#include "engine/word_dispatch.h"
 
 namespace engine::cuda {
 
@@ -132,22 +133,7 @@ void pad_constant(const void* x, int elem_size, const PadGeometry& g, const void
     pad_constant_copy<U>
         <<<grid, kThreads, 0, s>>>(static_cast<const U*>(x), g, v, static_cast<U*>(out));
   };
-  switch (elem_size) {
-    case 1:
-      run(uint8_t{});
-      break;
-    case 2:
-      run(uint16_t{});
-      break;
-    case 4:
-      run(uint32_t{});
-      break;
-    case 8:
-      run(uint64_t{});
-      break;
-    default:
-      ENGINE_THROW("pad: unsupported element size {} bytes (expected 1, 2, 4 or 8)", elem_size);
-  }
+  dispatch_word(size_t(elem_size), "pad", run);
   ENGINE_CUDA_LAUNCH_CHECK();
 }
 

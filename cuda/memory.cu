@@ -9,6 +9,7 @@
 #include "cuda/runtime.h"
 #include "engine/dtype.h"
 #include "engine/kernels/memory.h"
+#include "engine/word_dispatch.h"
 
 namespace engine::cuda {
 
@@ -110,23 +111,7 @@ void strided_scatter(const void* src, int elem_size, void* dst, const Layout& l,
     strided_scatter_words<U><<<grid_for(n), kBlock, 0, compute_stream(device)>>>(
         static_cast<const U*>(src), l, static_cast<U*>(dst), n);
   };
-  switch (elem_size) {
-    case 1:
-      run(uint8_t{});
-      break;
-    case 2:
-      run(uint16_t{});
-      break;
-    case 4:
-      run(uint32_t{});
-      break;
-    case 8:
-      run(uint64_t{});
-      break;
-    default:
-      ENGINE_THROW("strided_scatter: unsupported element size {} bytes (expected 1, 2, 4 or 8)",
-                   elem_size);
-  }
+  dispatch_word(size_t(elem_size), "strided_scatter", run);
   CUDA_CHECK(cudaGetLastError());
 }
 

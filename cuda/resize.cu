@@ -10,6 +10,7 @@
 
 #include "cuda/kernel_util.h"
 #include "engine/kernels/resize.h"
+#include "engine/word_dispatch.h"
 
 namespace engine::cuda {
 
@@ -163,27 +164,11 @@ void resize_nearest(const void* x, int elem_size, const ResizeDims& d, void* out
   if (total == 0) return;
   const unsigned grid = grid_for(total);
   cudaStream_t s = current_stream();
-  switch (elem_size) {
-    case 1:
-      resize_nearest_nhwc_forward<<<grid, kThreads, 0, s>>>(static_cast<const uint8_t*>(x), d,
-                                                            static_cast<uint8_t*>(out));
-      break;
-    case 2:
-      resize_nearest_nhwc_forward<<<grid, kThreads, 0, s>>>(static_cast<const uint16_t*>(x), d,
-                                                            static_cast<uint16_t*>(out));
-      break;
-    case 4:
-      resize_nearest_nhwc_forward<<<grid, kThreads, 0, s>>>(static_cast<const uint32_t*>(x), d,
-                                                            static_cast<uint32_t*>(out));
-      break;
-    case 8:
-      resize_nearest_nhwc_forward<<<grid, kThreads, 0, s>>>(static_cast<const uint64_t*>(x), d,
-                                                            static_cast<uint64_t*>(out));
-      break;
-    default:
-      ENGINE_THROW("resize_nearest: unsupported element size {} bytes (expected 1, 2, 4 or 8)",
-                   elem_size);
-  }
+  dispatch_word(size_t(elem_size), "resize_nearest", [&](auto tag) {
+    using U = decltype(tag);
+    resize_nearest_nhwc_forward<<<grid, kThreads, 0, s>>>(static_cast<const U*>(x), d,
+                                                          static_cast<U*>(out));
+  });
   ENGINE_CUDA_LAUNCH_CHECK();
 }
 

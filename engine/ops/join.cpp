@@ -6,6 +6,7 @@
 
 #include "engine/kernels/join.h"
 #include "engine/ops/common.h"
+#include "engine/word_dispatch.h"
 
 namespace engine {
 
@@ -173,23 +174,7 @@ Tensor pad_grow(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>&
         cpu::pad_constant<U>(static_cast<const U*>(xc.raw_data()), g, bits,
                              static_cast<U*>(out.raw_data()));
       };
-      switch (dtype_size(x.dtype())) {
-        case 1:
-          run(uint8_t{});
-          break;
-        case 2:
-          run(uint16_t{});
-          break;
-        case 4:
-          run(uint32_t{});
-          break;
-        case 8:
-          run(uint64_t{});
-          break;
-        default:
-          ENGINE_THROW("pad: unsupported element size {} of dtype {}", dtype_size(x.dtype()),
-                       dtype_name(x.dtype()));
-      }
+      dispatch_word(dtype_size(x.dtype()), "pad", run);
     }
   }
   const Shape in_shape = x.shape();

@@ -2,6 +2,7 @@
 
 #include "engine/kernels/resize.h"
 #include "engine/ops/common.h"
+#include "engine/word_dispatch.h"
 
 namespace engine {
 
@@ -78,27 +79,10 @@ Tensor nearest_apply(const Tensor& x, const ResizeDims& d) {
   } else if (!x.device().is_cpu()) {
     ops::no_kernel("resize_nearest", x);
   } else if (out.numel() > 0) {
-    switch (dtype_size(x.dtype())) {
-      case 1:
-        cpu::resize_nearest(static_cast<const uint8_t*>(xc.raw_data()), d,
-                            static_cast<uint8_t*>(out.raw_data()));
-        break;
-      case 2:
-        cpu::resize_nearest(static_cast<const uint16_t*>(xc.raw_data()), d,
-                            static_cast<uint16_t*>(out.raw_data()));
-        break;
-      case 4:
-        cpu::resize_nearest(static_cast<const uint32_t*>(xc.raw_data()), d,
-                            static_cast<uint32_t*>(out.raw_data()));
-        break;
-      case 8:
-        cpu::resize_nearest(static_cast<const uint64_t*>(xc.raw_data()), d,
-                            static_cast<uint64_t*>(out.raw_data()));
-        break;
-      default:
-        ENGINE_THROW("resize_nearest: unsupported element size {} of dtype {}",
-                     dtype_size(x.dtype()), dtype_name(x.dtype()));
-    }
+    dispatch_word(dtype_size(x.dtype()), "resize_nearest", [&](auto tag) {
+      using U = decltype(tag);
+      cpu::resize_nearest(static_cast<const U*>(xc.raw_data()), d, static_cast<U*>(out.raw_data()));
+    });
   }
   autograd::record("resize_nearest", {x}, {&out},
                    [=](const G& g) { return G{nearest_adjoint(g[0], d)}; });

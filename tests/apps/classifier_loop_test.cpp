@@ -20,12 +20,12 @@
 #include "apps/common/train_loop.h"
 #include "data/densepose.h"
 #include "data/image_io.h"
-#include "data/synthetic.h"
 #include "engine/device.h"
 #include "engine/io/safetensors.h"
 #include "support/densepose_fixture.h"
 #include "support/expect_error.h"
 #include "support/process_scratch.h"
+#include "support/tiny_voc_run.h"
 
 namespace {
 
@@ -42,17 +42,7 @@ const std::string& dataset_root() {
   static const std::string root = [] {
     std::string r = scratch() + "/data";
     if (!fs::exists(r + "/ImageSets/Segmentation/train.txt")) {
-      fs::create_directories(r);
-      data::SyntheticDatasetSpec spec;
-      spec.root = r;
-      spec.seed = 11;
-      spec.num_train = 8;
-      spec.num_val = 2;
-      spec.config.height = 40;
-      spec.config.width = 48;
-      spec.config.num_classes = 3;
-      spec.config.overseg.min_size = 10;
-      data::write_synthetic_dataset(spec, 2, false);
+      engine::testing::write_tiny_voc(r, 11, 8, 2, 40, 48);
     }
     return r;
   }();
@@ -62,21 +52,8 @@ const std::string& dataset_root() {
 // A 10-step stage-1 run with a tiny network (made once per test process).
 const std::string& stage1_run() {
   static const std::string run = [] {
-    apps::TrainConfig c;
-    c.data_root = dataset_root();
-    c.supervision = "scribble";
-    c.blocks = {1, 1, 1, 1};
-    c.width = 8;
-    c.embedding_dim = 8;
-    c.aspp_rates = {1, 2};
-    c.crop = 32;
-    c.batch_size = 4;
-    c.loader_threads = 2;
+    apps::TrainConfig c = engine::testing::tiny_train_config(dataset_root(), scratch() + "/stage1");
     c.iterations = 10;
-    c.warmup_iters = 0;
-    c.lr = 0.01;
-    c.progress = false;
-    c.run_dir = scratch() + "/stage1";
     fs::remove_all(c.run_dir);
     apps::train_spml(c);
     return c.run_dir;

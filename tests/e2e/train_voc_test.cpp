@@ -10,9 +10,9 @@
 #include "apps/common/config.h"
 #include "apps/common/run_folder.h"
 #include "apps/common/train_loop.h"
-#include "data/synthetic.h"
 #include "engine/device.h"
 #include "engine/error.h"
+#include "tests/support/tiny_voc_run.h"
 
 namespace {
 
@@ -25,17 +25,7 @@ const std::string& dataset_root() {
       // Written aside and renamed into place: ctest -j runs these tests in parallel processes.
       const std::string tmp = r + ".tmp-" + std::to_string(getpid());
       fs::remove_all(tmp);
-      fs::create_directories(tmp);
-      data::SyntheticDatasetSpec spec;
-      spec.root = tmp;
-      spec.seed = 7;
-      spec.num_train = 24;
-      spec.num_val = 4;
-      spec.config.height = 48;
-      spec.config.width = 64;
-      spec.config.num_classes = 3;
-      spec.config.overseg.min_size = 10;
-      data::write_synthetic_dataset(spec, 2, false);
+      engine::testing::write_tiny_voc(tmp, 7, 24, 4, 48, 64);
       std::error_code ec;
       fs::rename(tmp, r, ec);  // fails when another process got there first: use its copy
       if (ec) fs::remove_all(tmp);
@@ -46,22 +36,10 @@ const std::string& dataset_root() {
 }
 
 apps::TrainConfig tiny_config(const std::string& run) {
-  apps::TrainConfig c;
-  c.data_root = dataset_root();
-  c.supervision = "scribble";
-  c.blocks = {1, 1, 1, 1};
-  c.width = 8;
-  c.embedding_dim = 8;
-  c.aspp_rates = {1, 2};
-  c.crop = 32;
-  c.batch_size = 4;
-  c.loader_threads = 2;
-  c.warmup_iters = 0;
-  c.lr = 0.01;
+  apps::TrainConfig c = engine::testing::tiny_train_config(
+      dataset_root(), std::string(ENGINE_TEST_SCRATCH) + "/train_voc_e2e/" + run);
   c.checkpoint_every = 1000;
   c.keep_checkpoints = 2;
-  c.progress = false;
-  c.run_dir = std::string(ENGINE_TEST_SCRATCH) + "/train_voc_e2e/" + run;
   fs::remove_all(c.run_dir);
   return c;
 }

@@ -1,13 +1,18 @@
-// Helpers for the CUDA tests: a fixture that skips without a device, and CPU/CUDA comparisons.
+// Helpers for the CUDA tests: fixtures that skip without a device (one of them in strict FP32),
+// and CPU/CUDA comparisons.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "engine/tensor.h"
+#if ENGINE_WITH_CUDA
+#include "engine/kernels/runtime.h"
+#endif
 
 namespace engine::testing {
 
@@ -16,6 +21,45 @@ class CudaTest : public ::testing::Test {
   void SetUp() override {
     if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
   }
+};
+
+// Strict FP32 GEMMs and convolutions for the scope (TF32 keeps only 10 mantissa bits), so that
+// device results can be held to CPU tolerances.
+class StrictFp32 {
+ public:
+  StrictFp32() {
+#if ENGINE_WITH_CUDA
+    saved_ = cuda::math_flags();
+    cuda::MathFlags f = saved_;
+    f.allow_tf32 = false;
+    cuda::set_math_flags(f);
+#endif
+  }
+  ~StrictFp32() {
+#if ENGINE_WITH_CUDA
+    cuda::set_math_flags(saved_);
+#endif
+  }
+  StrictFp32(const StrictFp32&) = delete;
+  StrictFp32& operator=(const StrictFp32&) = delete;
+
+ private:
+#if ENGINE_WITH_CUDA
+  cuda::MathFlags saved_;
+#endif
+};
+
+// CudaTest with TF32 off for the whole test.
+class CudaStrictFp32Test : public CudaTest {
+ protected:
+  void SetUp() override {
+    CudaTest::SetUp();
+    if (!IsSkipped()) strict_.emplace();
+  }
+  void TearDown() override { strict_.reset(); }
+
+ private:
+  std::optional<StrictFp32> strict_;
 };
 
 inline Tensor on_cuda(const Tensor& t) {

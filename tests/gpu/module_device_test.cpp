@@ -20,10 +20,6 @@
 #include "models/embedding_model.h"
 #include "tests/gpu/cuda_test_util.h"
 
-#if ENGINE_WITH_CUDA
-#include "engine/kernels/runtime.h"
-#endif
-
 namespace layers {
 namespace {
 
@@ -33,29 +29,6 @@ using engine::testing::expect_close;
 using engine::testing::expect_identical;
 
 const Device kCuda = Device::cuda(0);
-
-// Strict FP32 GEMMs and convolutions for the scope (TF32 keeps only 10 mantissa bits).
-class StrictFp32 {
- public:
-  StrictFp32() {
-#if ENGINE_WITH_CUDA
-    saved_ = engine::cuda::math_flags();
-    engine::cuda::MathFlags f = saved_;
-    f.allow_tf32 = false;
-    engine::cuda::set_math_flags(f);
-#endif
-  }
-  ~StrictFp32() {
-#if ENGINE_WITH_CUDA
-    engine::cuda::set_math_flags(saved_);
-#endif
-  }
-
- private:
-#if ENGINE_WITH_CUDA
-  engine::cuda::MathFlags saved_;
-#endif
-};
 
 // A parameter, a buffer viewing row 1 of it (shared storage, offset 3), a frozen parameter and a
 // child layer.
@@ -166,7 +139,7 @@ models::ResNetConfig tiny_backbone() {
 }
 
 TEST_F(ModuleDeviceCuda, TinyEmbeddingModelForwardAndBackwardMatchCpu) {
-  StrictFp32 strict;
+  engine::testing::StrictFp32 strict;
   models::EmbeddingModelConfig config{.backbone = tiny_backbone(), .embedding_dim = 8, .seed = 3};
   models::EmbeddingModel cpu(config), gpu(config);
   gpu.to(kCuda);

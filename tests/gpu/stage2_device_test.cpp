@@ -19,12 +19,12 @@
 #include "apps/common/predict_modes.h"
 #include "apps/common/pseudo_labels.h"
 #include "apps/common/train_loop.h"
-#include "data/synthetic.h"
 #include "engine/error.h"
 #include "models/embedding_model.h"
 #include "spml/random_walk.h"
 #include "tests/gpu/cuda_test_util.h"
 #include "tests/support/process_scratch.h"
+#include "tests/support/tiny_voc_run.h"
 
 #if ENGINE_WITH_CUDA
 #include "engine/kernels/runtime.h"
@@ -33,31 +33,9 @@
 namespace {
 
 namespace fs = std::filesystem;
+
+using Stage2Cuda = engine::testing::CudaStrictFp32Test;
 using engine::Tensor;
-
-class Stage2Cuda : public engine::testing::CudaTest {
- protected:
-  void SetUp() override {
-    engine::testing::CudaTest::SetUp();
-    if (IsSkipped()) return;
-#if ENGINE_WITH_CUDA
-    saved_ = engine::cuda::math_flags();
-    engine::cuda::MathFlags f = saved_;
-    f.allow_tf32 = false;
-    engine::cuda::set_math_flags(f);
-#endif
-  }
-  void TearDown() override {
-#if ENGINE_WITH_CUDA
-    if (!IsSkipped()) engine::cuda::set_math_flags(saved_);
-#endif
-  }
-
- private:
-#if ENGINE_WITH_CUDA
-  engine::cuda::MathFlags saved_;
-#endif
-};
 
 const std::string& scratch() {
   static const std::string dir = engine::testing::process_scratch(ENGINE_TEST_SCRATCH, "stage2");
@@ -236,32 +214,9 @@ TEST_F(Stage2Cuda, DensePoseSegmentLabelsWithKMeansOnTheDeviceMatchTheCpu) {
 const std::string& stage1_run() {
   static const std::string run = [] {
     const std::string root = scratch() + "/data";
-    fs::create_directories(root);
-    data::SyntheticDatasetSpec spec;
-    spec.root = root;
-    spec.seed = 11;
-    spec.num_train = 8;
-    spec.num_val = 2;
-    spec.config.height = 40;
-    spec.config.width = 48;
-    spec.config.num_classes = 3;
-    spec.config.overseg.min_size = 10;
-    data::write_synthetic_dataset(spec, 2, false);
-    apps::TrainConfig c;
-    c.data_root = root;
-    c.supervision = "scribble";
-    c.blocks = {1, 1, 1, 1};
-    c.width = 8;
-    c.embedding_dim = 8;
-    c.aspp_rates = {1, 2};
-    c.crop = 32;
-    c.batch_size = 4;
-    c.loader_threads = 1;
+    engine::testing::write_tiny_voc(root, 11, 8, 2, 40, 48);
+    apps::TrainConfig c = engine::testing::tiny_train_config(root, scratch() + "/stage1");
     c.iterations = 6;
-    c.warmup_iters = 0;
-    c.lr = 0.01;
-    c.progress = false;
-    c.run_dir = scratch() + "/stage1";
     apps::train_spml(c);
     return c.run_dir;
   }();

@@ -12,78 +12,31 @@
 
 #include "apps/common/config.h"
 #include "apps/common/train_loop.h"
-#include "data/synthetic.h"
 #include "tests/gpu/cuda_test_util.h"
-
-#if ENGINE_WITH_CUDA
-#include "engine/kernels/runtime.h"
-#endif
+#include "tests/support/tiny_voc_run.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-class TrainLoopCuda : public engine::testing::CudaTest {
- protected:
-  void SetUp() override {
-    engine::testing::CudaTest::SetUp();
-    if (IsSkipped()) return;
-#if ENGINE_WITH_CUDA
-    saved_ = engine::cuda::math_flags();
-    engine::cuda::MathFlags f = saved_;
-    f.allow_tf32 = false;
-    engine::cuda::set_math_flags(f);
-#endif
-  }
-  void TearDown() override {
-#if ENGINE_WITH_CUDA
-    if (!IsSkipped()) engine::cuda::set_math_flags(saved_);
-#endif
-  }
-
- private:
-#if ENGINE_WITH_CUDA
-  engine::cuda::MathFlags saved_;
-#endif
-};
+using TrainLoopCuda = engine::testing::CudaStrictFp32Test;
 
 std::string dataset_root() {
   const std::string r = std::string(ENGINE_TEST_SCRATCH) + "/train_loop_cuda/data";
   if (!fs::exists(r + "/ImageSets/Segmentation/train.txt")) {
-    fs::create_directories(r);
-    data::SyntheticDatasetSpec spec;
-    spec.root = r;
-    spec.seed = 11;
-    spec.num_train = 16;
-    spec.num_val = 2;
-    spec.config.height = 48;
-    spec.config.width = 64;
-    spec.config.num_classes = 3;
-    spec.config.overseg.min_size = 10;
-    data::write_synthetic_dataset(spec, 2, false);
+    engine::testing::write_tiny_voc(r, 11, 16, 2, 48, 64);
   }
   return r;
 }
 
 apps::TrainConfig tiny(const std::string& run, const std::string& device) {
-  apps::TrainConfig c;
-  c.data_root = dataset_root();
-  c.supervision = "scribble";
-  c.blocks = {1, 1, 1, 1};
-  c.width = 8;
-  c.embedding_dim = 8;
-  c.aspp_rates = {1, 2};
-  c.crop = 32;
-  c.batch_size = 4;
+  apps::TrainConfig c = engine::testing::tiny_train_config(
+      dataset_root(), std::string(ENGINE_TEST_SCRATCH) + "/train_loop_cuda/" + run);
   c.iterations = 4;
   c.loader_threads = 1;
-  c.warmup_iters = 0;
-  c.lr = 0.01;
   c.bn_momentum = 0.1;
   c.checkpoint_every = 1000;
-  c.progress = false;
   c.device = device;
-  c.run_dir = std::string(ENGINE_TEST_SCRATCH) + "/train_loop_cuda/" + run;
   fs::remove_all(c.run_dir);
   return c;
 }

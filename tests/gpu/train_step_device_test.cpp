@@ -20,10 +20,6 @@
 #include "spml/train_step.h"
 #include "tests/gpu/cuda_test_util.h"
 
-#if ENGINE_WITH_CUDA
-#include "engine/kernels/runtime.h"
-#endif
-
 namespace spml {
 namespace {
 
@@ -33,28 +29,6 @@ using engine::Tensor;
 using engine::testing::expect_close;
 
 const Device kCuda = Device::cuda(0);
-
-class StrictFp32 {
- public:
-  StrictFp32() {
-#if ENGINE_WITH_CUDA
-    saved_ = engine::cuda::math_flags();
-    engine::cuda::MathFlags f = saved_;
-    f.allow_tf32 = false;
-    engine::cuda::set_math_flags(f);
-#endif
-  }
-  ~StrictFp32() {
-#if ENGINE_WITH_CUDA
-    engine::cuda::set_math_flags(saved_);
-#endif
-  }
-
- private:
-#if ENGINE_WITH_CUDA
-  engine::cuda::MathFlags saved_;
-#endif
-};
 
 class TrainStepCuda : public engine::testing::CudaTest {};
 
@@ -182,7 +156,7 @@ LossConfig small_preset(const char* name) {
 }
 
 TEST_F(TrainStepCuda, ObjectiveMatchesCpuWithMemoryBank) {
-  StrictFp32 strict;
+  engine::testing::StrictFp32 strict;
   Annotations a = annotations();
   for (const char* preset : {"voc_scribble", "densepose_point"}) {
     SpmlObjective cpu(small_preset(preset)), gpu(small_preset(preset));
@@ -327,7 +301,7 @@ std::vector<double> train_three_steps(Device device, std::vector<int64_t>* segme
 }
 
 TEST_F(TrainStepCuda, ThreeTrainingStepsMatchCpu) {
-  StrictFp32 strict;
+  engine::testing::StrictFp32 strict;
   std::vector<int64_t> seg_cpu, seg_gpu;
   std::vector<double> cpu = train_three_steps(Device::cpu(), &seg_cpu);
   std::vector<double> gpu = train_three_steps(kCuda, &seg_gpu);
